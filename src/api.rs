@@ -1,0 +1,461 @@
+//! The JSON bodies of the management API (v1), shared by the server and its
+//! clients so the two cannot drift. Field names are SPEC's words. Request
+//! bodies refuse unknown fields, so a typo is an error instead of a no-op.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{self, KeyCreators, KeyStatus, Role, SecretRetrieval, UserRef};
+
+/// An RFC 9457 problem: every error the API answers with.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// `urn:keydesk:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable: `NOT_FOUND`, `FORBIDDEN`, `KEY_REVOKED`, `VALIDATION_FAILED`, …
+    pub code: String,
+}
+
+/// Successful and failed verifications of a key in the last 24 hours (seed 002's error rate).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Usage24h {
+    pub valid: u64,
+    pub failed: u64,
+}
+
+impl Usage24h {
+    /// Failed / all, or `None` when the key was not used.
+    #[must_use]
+    pub fn error_rate(&self) -> Option<f64> {
+        let all = self.valid + self.failed;
+        #[allow(clippy::cast_precision_loss)]
+        (all > 0).then(|| self.failed as f64 / all as f64)
+    }
+}
+
+/// An API key as the API shows it. Never holds the secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Key {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    pub description: String,
+    pub owner: UserRef,
+    pub scopes: Vec<String>,
+    pub status: KeyStatus,
+    pub created_at: DateTime<Utc>,
+    pub created_by: UserRef,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: UserRef,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<UserRef>,
+    /// The first characters of the secret: safe to show, enough to recognise it.
+    pub start: String,
+    /// True when a tenant admin can reveal the secret again (`secret_retrieval = admins`).
+    pub secret_retrievable: bool,
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+    pub usage_24h: Usage24h,
+    /// The ETag value, also sent in the `ETag` header.
+    pub version: i64,
+}
+
+impl Key {
+    #[must_use]
+    pub fn from_domain(key: &domain::ApiKey, usage: Usage24h, now: DateTime<Utc>) -> Self {
+        Self {
+            id: key.id.as_str().to_owned(),
+            tenant: key.tenant_id.as_str().to_owned(),
+            name: key.name.as_str().to_owned(),
+            description: key.description.as_str().to_owned(),
+            owner: key.owner.clone(),
+            scopes: key.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+            status: key.status(now),
+            created_at: key.created_at,
+            created_by: key.created_by.clone(),
+            updated_at: key.updated_at,
+            updated_by: key.updated_by.clone(),
+            expires_at: key.expires_at,
+            last_used_at: key.last_used_at,
+            revoked_at: key.revoked_at,
+            revoked_by: key.revoked_by.clone(),
+            start: key.start.clone(),
+            secret_retrievable: key.encrypted_secret.is_some(),
+            previous_secret_valid_until: key.previous_secret_valid_until,
+            usage_24h: usage,
+            version: key.version,
+        }
+    }
+}
+
+/// A key with its secret: the one response that shows it (create, regenerate, duplicate).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KeyWithSecret {
+    pub key: Key,
+    /// The plaintext secret, shown once. `null` when an `Idempotency-Key`
+    /// replay answers: the secret was shown to the first request only.
+    pub secret: Option<String>,
+}
+
+/// A secret revealed from storage (`secret_retrieval = admins`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RevealedSecret {
+    pub id: String,
+    pub secret: String,
+}
+
+/// One page of keys.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct KeyList {
+    pub items: Vec<Key>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// Keys matching the filter, over all pages.
+    pub total: u64,
+}
+
+/// `POST /v1/tenants/{t}/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// A subset of the tenant's `scopes`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The owning user's id; defaults to the caller. Only tenant admins create keys for others.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Required, and bounded, when the tenant sets `max_expiry_days`.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `PATCH /v1/tenants/{t}/keys/{id}`: the fields to change.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Refused with `SCOPES_FIXED` when the tenant's `scopes_editable` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// A tenant's settings (SPEC §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Settings {
+    pub api_keys_enabled: bool,
+    pub max_expiry_days: Option<u32>,
+    pub max_keys_per_user: Option<u32>,
+    pub key_creators: KeyCreators,
+    pub scopes_editable: bool,
+    pub revoke_requires_disabled: bool,
+    pub secret_retrieval: SecretRetrieval,
+    pub key_prefix: String,
+    pub scopes: Vec<String>,
+    /// The ETag value, also sent in the `ETag` header.
+    pub version: i64,
+}
+
+impl Settings {
+    #[must_use]
+    pub fn from_domain(settings: &domain::TenantSettings, version: i64) -> Self {
+        Self {
+            api_keys_enabled: settings.api_keys_enabled,
+            max_expiry_days: settings.max_expiry_days,
+            max_keys_per_user: settings.max_keys_per_user,
+            key_creators: settings.key_creators,
+            scopes_editable: settings.scopes_editable,
+            revoke_requires_disabled: settings.revoke_requires_disabled,
+            secret_retrieval: settings.secret_retrieval,
+            key_prefix: settings.key_prefix.as_str().to_owned(),
+            scopes: settings
+                .scopes
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+            version,
+        }
+    }
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// `PATCH /v1/tenants/{t}/settings`: the fields to change; `null` clears a limit.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_keys_enabled: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<u32>)]
+    pub max_expiry_days: Option<Option<u32>>,
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<u32>)]
+    pub max_keys_per_user: Option<Option<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_creators: Option<KeyCreators>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes_editable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_requires_disabled: Option<bool>,
+    /// Switching to `never` also erases every stored (encrypted) secret of the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_retrieval: Option<SecretRetrieval>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TenantBody {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub settings: Settings,
+}
+
+impl TenantBody {
+    #[must_use]
+    pub fn from_domain(tenant: &domain::Tenant) -> Self {
+        Self {
+            id: tenant.id.as_str().to_owned(),
+            name: tenant.name.as_str().to_owned(),
+            created_at: tenant.created_at,
+            settings: Settings::from_domain(&tenant.settings, tenant.settings_version),
+        }
+    }
+}
+
+/// `GET /v1/tenants`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TenantList {
+    pub items: Vec<TenantBody>,
+}
+
+/// `POST /v1/tenants`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// A slug: 2–63 of a-z, 0-9 and '-'.
+    pub id: String,
+    pub name: String,
+    /// Settings that differ from the defaults.
+    #[serde(default)]
+    pub settings: Option<UpdateSettings>,
+}
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserBody {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    /// `null` for system administrators.
+    pub tenant: Option<String>,
+    pub roles: Vec<Role>,
+    pub licensed: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserBody {
+    #[must_use]
+    pub fn from_domain(user: &domain::User) -> Self {
+        Self {
+            id: user.id.as_str().to_owned(),
+            name: user.name.as_str().to_owned(),
+            email: user.email.as_str().to_owned(),
+            tenant: user.tenant_id.as_ref().map(|t| t.as_str().to_owned()),
+            roles: user.roles.iter().collect(),
+            licensed: user.licensed,
+            created_at: user.created_at,
+        }
+    }
+}
+
+/// `GET /v1/tenants/{t}/users`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserList {
+    pub items: Vec<UserBody>,
+}
+
+/// `POST /v1/tenants/{t}/users`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub name: String,
+    pub email: String,
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    #[serde(default)]
+    pub licensed: bool,
+}
+
+/// `PATCH /v1/tenants/{t}/users/{id}`: grant or withdraw roles and the license.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Role>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub licensed: Option<bool>,
+}
+
+/// A user with a management token, shown once (user creation, token rotation).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserWithToken {
+    pub user: UserBody,
+    pub token: String,
+}
+
+/// `GET /v1/me`: who the token belongs to and which tenants they see.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub user: UserBody,
+    pub tenants: Vec<TenantBody>,
+}
+
+/// An audit event.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventBody {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub tenant: Option<String>,
+    /// `key.created`, `key.revoked`, `settings.updated`, `user.created`, …
+    pub action: String,
+    pub actor: UserRef,
+    pub target_id: String,
+    pub target_name: String,
+    /// The caller's address.
+    pub source: String,
+    /// What changed; never a secret.
+    #[schema(value_type = Object)]
+    pub changes: serde_json::Value,
+}
+
+impl EventBody {
+    #[must_use]
+    pub fn from_domain(event: &domain::Event) -> Self {
+        let e = &event.event;
+        Self {
+            id: event.id,
+            at: e.at,
+            tenant: e.tenant_id.as_ref().map(|t| t.as_str().to_owned()),
+            action: e.action.as_str().to_owned(),
+            actor: e.actor.clone(),
+            target_id: e.target_id.clone(),
+            target_name: e.target_name.clone(),
+            source: e.source.clone(),
+            changes: e.changes.clone(),
+        }
+    }
+}
+
+/// `GET /v1/tenants/{t}/events`: newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EventList {
+    pub items: Vec<EventBody>,
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/verify`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// The secret the caller presented.
+    pub key: String,
+    /// When given, the key must hold this scope.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerifyCode {
+    Valid,
+    NotFound,
+    Disabled,
+    Revoked,
+    Expired,
+    TenantDisabled,
+    InsufficientScope,
+    /// Reserved for per-key rate limits; not produced by this version.
+    RateLimited,
+}
+
+impl VerifyCode {
+    pub const ALL: [VerifyCode; 8] = [
+        VerifyCode::Valid,
+        VerifyCode::NotFound,
+        VerifyCode::Disabled,
+        VerifyCode::Revoked,
+        VerifyCode::Expired,
+        VerifyCode::TenantDisabled,
+        VerifyCode::InsufficientScope,
+        VerifyCode::RateLimited,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VerifyCode::Valid => "VALID",
+            VerifyCode::NotFound => "NOT_FOUND",
+            VerifyCode::Disabled => "DISABLED",
+            VerifyCode::Revoked => "REVOKED",
+            VerifyCode::Expired => "EXPIRED",
+            VerifyCode::TenantDisabled => "TENANT_DISABLED",
+            VerifyCode::InsufficientScope => "INSUFFICIENT_SCOPE",
+            VerifyCode::RateLimited => "RATE_LIMITED",
+        }
+    }
+}
+
+/// `POST /v1/verify`'s answer: always 200; `valid` and `code` say what happened.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VerifyResponse {
+    pub valid: bool,
+    pub code: VerifyCode,
+    pub key_id: Option<String>,
+    pub tenant: Option<String>,
+    pub owner: Option<String>,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}

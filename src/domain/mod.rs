@@ -1,0 +1,23 @@
+//! The domain: tenants, settings, users, roles, API keys, secrets, the status
+//! machine and the permission matrix. No IO: it imports neither axum, nor a
+//! database, nor ratatui, so every rule is unit-tested on its own.
+
+pub mod error;
+pub mod event;
+pub mod key;
+pub mod policy;
+pub mod secret;
+pub mod tenant;
+pub mod text;
+pub mod user;
+
+pub use error::{Refusal, RefusalKind};
+pub use event::{Event, EventAction, NewEvent, Origin};
+pub use key::{ApiKey, CreationFacts, KeyEdit, KeyId, KeyStatus, Lifecycle, NewKey, UserRef};
+pub use policy::KeyAction;
+pub use secret::{Keyring, Secret};
+pub use tenant::{
+    KeyCreators, KeyPrefix, Scope, SecretRetrieval, SettingsPatch, Tenant, TenantId, TenantSettings,
+};
+pub use text::{Description, DisplayName, Email, KeyName, PersonName};
+pub use user::{Role, Roles, User, UserId};

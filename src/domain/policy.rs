@@ -1,0 +1,319 @@
+//! The permission matrix of SPEC §2: which role may do what, on which key.
+//! The server enforces it; the console asks the same functions to show an
+//! action as disabled, with the same reason the server would give.
+
+use super::error::Refusal;
+use super::tenant::{KeyCreators, TenantSettings};
+use super::user::{Role, User, UserId};
+
+/// Something a user may try to do to an existing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyAction {
+    Edit,
+    Duplicate,
+    Regenerate,
+    Disable,
+    Enable,
+    Revoke,
+    Delete,
+    Reveal,
+}
+
+impl KeyAction {
+    pub const ALL: [KeyAction; 8] = [
+        KeyAction::Edit,
+        KeyAction::Duplicate,
+        KeyAction::Regenerate,
+        KeyAction::Disable,
+        KeyAction::Enable,
+        KeyAction::Revoke,
+        KeyAction::Delete,
+        KeyAction::Reveal,
+    ];
+
+    fn verb(self) -> &'static str {
+        match self {
+            KeyAction::Edit => "edit",
+            KeyAction::Duplicate => "duplicate",
+            KeyAction::Regenerate => "regenerate",
+            KeyAction::Disable => "disable",
+            KeyAction::Enable => "enable",
+            KeyAction::Revoke => "revoke",
+            KeyAction::Delete => "delete",
+            KeyAction::Reveal => "reveal the secret of",
+        }
+    }
+}
+
+fn forbidden(message: impl Into<String>) -> Refusal {
+    Refusal::forbidden("FORBIDDEN", message)
+}
+
+/// May `actor` create a key owned by `owner` in a tenant with `settings`?
+/// (Whether keys are switched on is a state, checked at creation.)
+pub fn may_create_key(
+    actor: &User,
+    settings: &TenantSettings,
+    owner: &UserId,
+) -> Result<(), Refusal> {
+    if actor.is_system_admin() {
+        return Ok(());
+    }
+    match settings.key_creators {
+        KeyCreators::SystemAdmins => {
+            return Err(forbidden(
+                "only system administrators create keys in this tenant",
+            ));
+        }
+        KeyCreators::Developers => {
+            if !actor.roles.has(Role::Developer) {
+                return Err(forbidden(
+                    "creating keys requires the developer role; a tenant admin can grant it",
+                ));
+            }
+            if !actor.licensed {
+                return Err(forbidden(
+                    "creating keys requires a license; a tenant admin can assign one",
+                ));
+            }
+        }
+    }
+    if *owner != actor.id && !actor.roles.has(Role::TenantAdmin) {
+        return Err(forbidden(
+            "only a tenant admin may create a key owned by someone else",
+        ));
+    }
+    Ok(())
+}
+
+/// May `actor` take `action` on a key owned by `owner`?
+pub fn may_act_on_key(
+    actor: &User,
+    action: KeyAction,
+    settings: &TenantSettings,
+    owner: &UserId,
+) -> Result<(), Refusal> {
+    if actor.is_system_admin() {
+        return Ok(());
+    }
+    let owns = *owner == actor.id;
+    let developer = actor.roles.has(Role::Developer);
+    let admin = actor.roles.has(Role::TenantAdmin);
+    let allowed = match action {
+        KeyAction::Edit | KeyAction::Disable | KeyAction::Enable | KeyAction::Revoke => {
+            admin || (developer && owns)
+        }
+        // Seed 001 ties creating and deleting keys to the developer role.
+        KeyAction::Delete => developer && (owns || admin),
+        KeyAction::Regenerate => developer && owns,
+        KeyAction::Duplicate => {
+            may_create_key(actor, settings, &actor.id)?;
+            owns || admin
+        }
+        KeyAction::Reveal => admin,
+    };
+    if allowed {
+        return Ok(());
+    }
+    let verb = action.verb();
+    let reason = match action {
+        KeyAction::Reveal => "only tenant admins may reveal a stored secret".to_owned(),
+        KeyAction::Delete if !developer => "deleting keys requires the developer role".to_owned(),
+        KeyAction::Regenerate if !developer => {
+            "regenerating keys requires the developer role".to_owned()
+        }
+        KeyAction::Regenerate => "only the key's owner may regenerate it".to_owned(),
+        _ if developer => format!("you may {verb} only keys you own"),
+        _ => format!("your roles do not allow you to {verb} keys"),
+    };
+    Err(forbidden(reason))
+}
+
+/// May `actor` change the tenant's settings?
+pub fn may_update_settings(actor: &User) -> Result<(), Refusal> {
+    if actor.is_system_admin() || actor.roles.has(Role::TenantAdmin) {
+        Ok(())
+    } else {
+        Err(forbidden("only tenant admins may change settings"))
+    }
+}
+
+/// May `actor` create users and grant or withdraw roles and licenses?
+/// A tenant admin may, also to themself (seed 001), but never `system_admin`.
+pub fn may_manage_users(actor: &User, granting: &[Role]) -> Result<(), Refusal> {
+    if actor.is_system_admin() {
+        return Ok(());
+    }
+    if !actor.roles.has(Role::TenantAdmin) {
+        return Err(forbidden("only tenant admins may manage users"));
+    }
+    if granting.contains(&Role::SystemAdmin) {
+        return Err(forbidden(
+            "only system administrators may grant system_admin",
+        ));
+    }
+    Ok(())
+}
+
+/// May `actor` create tenants?
+pub fn may_create_tenant(actor: &User) -> Result<(), Refusal> {
+    if actor.is_system_admin() {
+        Ok(())
+    } else {
+        Err(forbidden("only system administrators may create tenants"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::tenant::{TenantId, TenantSettings};
+    use crate::domain::text::{Email, PersonName};
+    use crate::domain::user::Roles;
+
+    fn user(name: &str, roles: &[Role], licensed: bool) -> User {
+        User {
+            id: UserId::from_trusted(format!("usr_{name}")),
+            name: PersonName::parse(name).unwrap(),
+            email: Email::parse(&format!("{name}@example.com")).unwrap(),
+            tenant_id: Some(TenantId::parse("acme").unwrap()),
+            roles: Roles::new(roles.iter().copied()),
+            licensed,
+            created_at: chrono::Utc::now(),
+        }
+    }
+
+    fn settings() -> TenantSettings {
+        TenantSettings {
+            api_keys_enabled: true,
+            ..TenantSettings::default()
+        }
+    }
+
+    #[test]
+    fn creating_needs_developer_role_and_license() {
+        let s = settings();
+        let dev = user("dev", &[Role::Developer], true);
+        assert!(may_create_key(&dev, &s, &dev.id).is_ok());
+        let unlicensed = user("u", &[Role::Developer], false);
+        assert!(
+            may_create_key(&unlicensed, &s, &unlicensed.id)
+                .unwrap_err()
+                .message
+                .contains("license")
+        );
+        let admin = user("adm", &[Role::TenantAdmin], true);
+        assert!(
+            may_create_key(&admin, &s, &admin.id)
+                .unwrap_err()
+                .message
+                .contains("developer role")
+        );
+        let viewer = user("v", &[Role::Viewer], true);
+        assert!(may_create_key(&viewer, &s, &viewer.id).is_err());
+    }
+
+    #[test]
+    fn system_admins_only_tenant_refuses_everyone_else() {
+        let s = TenantSettings {
+            key_creators: KeyCreators::SystemAdmins,
+            ..settings()
+        };
+        let dev = user("dev", &[Role::Developer, Role::TenantAdmin], true);
+        assert!(
+            may_create_key(&dev, &s, &dev.id)
+                .unwrap_err()
+                .message
+                .contains("system administrators")
+        );
+        let mut root = user("root", &[Role::SystemAdmin], false);
+        root.tenant_id = None;
+        assert!(may_create_key(&root, &s, &dev.id).is_ok());
+    }
+
+    #[test]
+    fn only_admins_create_keys_for_others() {
+        let s = settings();
+        let dev = user("dev", &[Role::Developer], true);
+        let other = user("other", &[Role::Developer], true);
+        assert!(may_create_key(&dev, &s, &other.id).is_err());
+        let admin_dev = user("ad", &[Role::Developer, Role::TenantAdmin], true);
+        assert!(may_create_key(&admin_dev, &s, &other.id).is_ok());
+    }
+
+    #[test]
+    fn developers_act_on_their_own_keys_only() {
+        let s = settings();
+        let dev = user("dev", &[Role::Developer], true);
+        let other = UserId::from_trusted("usr_other".into());
+        for action in KeyAction::ALL {
+            let own = may_act_on_key(&dev, action, &s, &dev.id);
+            assert_eq!(
+                own.is_ok(),
+                action != KeyAction::Reveal,
+                "{action:?} on own key"
+            );
+            assert!(
+                may_act_on_key(&dev, action, &s, &other).is_err(),
+                "{action:?} on another's key"
+            );
+        }
+    }
+
+    #[test]
+    fn tenant_admins_manage_every_key_but_delete_needs_developer() {
+        let s = settings();
+        let admin = user("adm", &[Role::TenantAdmin], true);
+        let other = UserId::from_trusted("usr_other".into());
+        for action in [
+            KeyAction::Edit,
+            KeyAction::Disable,
+            KeyAction::Enable,
+            KeyAction::Revoke,
+            KeyAction::Reveal,
+        ] {
+            assert!(
+                may_act_on_key(&admin, action, &s, &other).is_ok(),
+                "{action:?}"
+            );
+        }
+        for action in [
+            KeyAction::Delete,
+            KeyAction::Regenerate,
+            KeyAction::Duplicate,
+        ] {
+            assert!(
+                may_act_on_key(&admin, action, &s, &other).is_err(),
+                "{action:?}"
+            );
+        }
+        let admin_dev = user("ad", &[Role::TenantAdmin, Role::Developer], true);
+        assert!(may_act_on_key(&admin_dev, KeyAction::Delete, &s, &other).is_ok());
+        assert!(may_act_on_key(&admin_dev, KeyAction::Duplicate, &s, &other).is_ok());
+        assert!(may_act_on_key(&admin_dev, KeyAction::Regenerate, &s, &other).is_err());
+    }
+
+    #[test]
+    fn viewers_may_do_nothing_to_keys() {
+        let s = settings();
+        let viewer = user("v", &[Role::Viewer], true);
+        for action in KeyAction::ALL {
+            assert!(
+                may_act_on_key(&viewer, action, &s, &viewer.id).is_err(),
+                "{action:?}"
+            );
+        }
+        assert!(may_update_settings(&viewer).is_err());
+        assert!(may_manage_users(&viewer, &[]).is_err());
+        assert!(may_create_tenant(&viewer).is_err());
+    }
+
+    #[test]
+    fn tenant_admins_grant_roles_but_not_system_admin() {
+        let admin = user("adm", &[Role::TenantAdmin], true);
+        assert!(may_manage_users(&admin, &[Role::Developer]).is_ok());
+        assert!(may_manage_users(&admin, &[Role::SystemAdmin]).is_err());
+        assert!(may_update_settings(&admin).is_ok());
+        assert!(may_create_tenant(&admin).is_err());
+    }
+}

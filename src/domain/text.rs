@@ -1,0 +1,251 @@
+//! Validated text newtypes: names, descriptions, slugs. Parsing is the only
+//! way in, so a handler holding a `KeyName` knows it is non-empty, bounded and
+//! free of control characters that could drive a terminal.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a piece of text was refused; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct InvalidText {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl InvalidText {
+    pub(crate) fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            field,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Checks a single-line label: trimmed non-empty, at most `max` characters,
+/// no control characters at all.
+pub(crate) fn label(field: &'static str, raw: &str, max: usize) -> Result<String, InvalidText> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(InvalidText::new(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(InvalidText::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(InvalidText::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+macro_rules! text_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Wraps a value read back from the store, which only ever holds parsed values.
+            #[must_use]
+            pub fn from_trusted(value: String) -> Self {
+                Self(value)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+text_newtype!(
+    /// A key's label (seed 000 "Bezeichnung"): 1–100 characters, one line.
+    KeyName
+);
+text_newtype!(
+    /// Free text about a key: up to 1000 characters; newlines and tabs allowed, no other control characters.
+    Description
+);
+text_newtype!(
+    /// A person's display name: 1–100 characters, one line.
+    PersonName
+);
+text_newtype!(
+    /// A tenant's display name: 1–100 characters, one line.
+    DisplayName
+);
+
+pub const NAME_MAX: usize = 100;
+pub const DESCRIPTION_MAX: usize = 1000;
+
+impl KeyName {
+    pub fn parse(raw: &str) -> Result<Self, InvalidText> {
+        label("name", raw, NAME_MAX).map(Self)
+    }
+
+    /// The name a duplicate gets: "<name> (copy)", trimmed to fit.
+    #[must_use]
+    pub fn duplicate_name(&self) -> Self {
+        const SUFFIX: &str = " (copy)";
+        let keep = NAME_MAX - SUFFIX.len();
+        let base: String = self.0.chars().take(keep).collect();
+        Self(format!("{}{SUFFIX}", base.trim_end()))
+    }
+}
+
+impl PersonName {
+    pub fn parse(raw: &str) -> Result<Self, InvalidText> {
+        label("name", raw, NAME_MAX).map(Self)
+    }
+}
+
+impl DisplayName {
+    pub fn parse(raw: &str) -> Result<Self, InvalidText> {
+        label("name", raw, NAME_MAX).map(Self)
+    }
+}
+
+impl Description {
+    pub fn parse(raw: &str) -> Result<Self, InvalidText> {
+        let trimmed = raw.trim();
+        if trimmed.chars().count() > DESCRIPTION_MAX {
+            return Err(InvalidText::new(
+                "description",
+                format!("must be at most {DESCRIPTION_MAX} characters"),
+            ));
+        }
+        if trimmed
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            return Err(InvalidText::new(
+                "description",
+                "must not contain control characters other than newline and tab",
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    #[must_use]
+    pub fn empty() -> Self {
+        Self(String::new())
+    }
+}
+
+/// An e-mail address, checked only for shape: one `@`, no spaces or control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, InvalidText> {
+        let trimmed = raw.trim();
+        let valid = trimmed.len() <= 254
+            && trimmed.matches('@').count() == 1
+            && !trimmed.starts_with('@')
+            && !trimmed.ends_with('@')
+            && !trimmed.chars().any(|c| c.is_control() || c.is_whitespace());
+        if valid {
+            Ok(Self(trimmed.to_owned()))
+        } else {
+            Err(InvalidText::new("email", "is not an e-mail address"))
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    #[must_use]
+    pub fn from_trusted(value: String) -> Self {
+        Self(value)
+    }
+}
+
+/// Removes every control character (ESC, CSI, BEL, newlines…) so text from a
+/// server cannot move the cursor or recolour a terminal. Used by the console.
+#[must_use]
+pub fn strip_control(text: &str) -> String {
+    text.chars()
+        .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
+        .filter(|c| !c.is_control())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names_are_trimmed_and_bounded() {
+        assert_eq!(
+            KeyName::parse("  billing-sync ").unwrap().as_str(),
+            "billing-sync"
+        );
+        assert!(KeyName::parse("").is_err());
+        assert!(KeyName::parse("   ").is_err());
+        assert!(KeyName::parse(&"x".repeat(101)).is_err());
+        assert!(KeyName::parse(&"ü".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn escape_codes_in_names_are_refused() {
+        let err = KeyName::parse("evil\u{1b}[2Jname").unwrap_err();
+        assert_eq!(err.field, "name");
+        assert!(KeyName::parse("bell\u{7}").is_err());
+        assert!(KeyName::parse("two\nlines").is_err());
+    }
+
+    #[test]
+    fn descriptions_allow_newlines_but_not_escapes() {
+        assert!(Description::parse("line one\nline two").is_ok());
+        assert!(Description::parse("\u{1b}]52;c;Zm9v\u{7}").is_err());
+        assert!(Description::parse(&"d".repeat(1001)).is_err());
+        assert_eq!(Description::parse("").unwrap().as_str(), "");
+    }
+
+    #[test]
+    fn duplicate_name_is_suffixed_and_fits() {
+        let name = KeyName::parse("ci").unwrap();
+        assert_eq!(name.duplicate_name().as_str(), "ci (copy)");
+        let long = KeyName::parse(&"n".repeat(100)).unwrap();
+        let copy = long.duplicate_name();
+        assert!(KeyName::parse(copy.as_str()).is_ok());
+        assert!(copy.as_str().ends_with(" (copy)"));
+    }
+
+    #[test]
+    fn strip_control_removes_terminal_sequences() {
+        assert_eq!(strip_control("a\u{1b}[31mb\u{7}c\nd"), "a[31mbc d");
+    }
+
+    #[test]
+    fn emails_need_one_at_sign() {
+        assert!(Email::parse("ana@example.com").is_ok());
+        assert!(Email::parse("ana").is_err());
+        assert!(Email::parse("a@b@c").is_err());
+        assert!(Email::parse("a b@c").is_err());
+    }
+}

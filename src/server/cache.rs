@@ -1,0 +1,171 @@
+//! The verification cache: key records by secret digest, so the hot path
+//! usually answers from memory. Absent digests are cached too, so a flood of
+//! well-formed but unknown keys does not reach the database.
+//!
+//! Invalidation is exact: every mutation removes its key *before* the server
+//! answers. A lookup that missed, read the database, and comes back after a
+//! concurrent invalidation must not re-insert what it read, or a revoked key
+//! could come back from the dead; an epoch bumped by every invalidation and
+//! checked under the write lock prevents that.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::domain::{ApiKey, KeyId};
+
+/// What verification needs to know about a key: the record and whether
+/// its tenant has API keys switched on.
+#[derive(Debug, Clone)]
+pub struct VerifyRecord {
+    pub key: ApiKey,
+    pub api_keys_enabled: bool,
+}
+
+/// A cached answer: the key, or the knowledge that no key has this digest.
+pub type Cached = Option<Arc<VerifyRecord>>;
+
+/// The result of a cache lookup.
+pub enum Lookup {
+    Hit(Cached),
+    /// Not cached; pass the epoch back to [`KeyCache::insert`].
+    Miss(u64),
+}
+
+/// Entries beyond which the cache starts over, bounding memory.
+const MAX_ENTRIES: usize = 500_000;
+
+#[derive(Default)]
+struct Inner {
+    epoch: u64,
+    by_digest: HashMap<String, Cached>,
+    digest_of: HashMap<KeyId, String>,
+}
+
+#[derive(Default)]
+pub struct KeyCache {
+    inner: RwLock<Inner>,
+}
+
+impl KeyCache {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    #[must_use]
+    pub fn get(&self, digest: &str) -> Lookup {
+        let inner = self.read();
+        match inner.by_digest.get(digest) {
+            Some(cached) => Lookup::Hit(cached.clone()),
+            None => Lookup::Miss(inner.epoch),
+        }
+    }
+
+    /// Caches what the database said, unless something was invalidated since `epoch`.
+    pub fn insert(&self, digest: String, cached: Cached, epoch: u64) {
+        let mut inner = self.write();
+        if inner.epoch != epoch {
+            return;
+        }
+        if inner.by_digest.len() >= MAX_ENTRIES {
+            inner.by_digest.clear();
+            inner.digest_of.clear();
+        }
+        if let Some(record) = &cached {
+            inner
+                .digest_of
+                .insert(record.key.id.clone(), digest.clone());
+        }
+        inner.by_digest.insert(digest, cached);
+    }
+
+    /// Drops everything known about a key and about `digest` (its current secret).
+    pub fn forget_key(&self, id: &KeyId, digest: &str) {
+        let mut inner = self.write();
+        inner.epoch += 1;
+        if let Some(old) = inner.digest_of.remove(id) {
+            inner.by_digest.remove(&old);
+        }
+        inner.by_digest.remove(digest);
+    }
+
+    /// Drops everything: used when tenant settings change.
+    pub fn clear(&self) {
+        let mut inner = self.write();
+        inner.epoch += 1;
+        inner.by_digest.clear();
+        inner.digest_of.clear();
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.read().by_digest.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TenantSettings;
+    use crate::domain::key::tests::new_key;
+
+    fn record() -> Arc<VerifyRecord> {
+        let settings = TenantSettings {
+            api_keys_enabled: true,
+            ..TenantSettings::default()
+        };
+        Arc::new(VerifyRecord {
+            key: new_key(settings),
+            api_keys_enabled: true,
+        })
+    }
+
+    #[test]
+    fn a_lookup_that_raced_an_invalidation_is_not_cached() {
+        let cache = KeyCache::default();
+        let Lookup::Miss(epoch) = cache.get("d") else {
+            panic!("empty cache hit")
+        };
+        let stale = record();
+        cache.forget_key(&stale.key.id, "d");
+        cache.insert("d".into(), Some(stale), epoch);
+        assert!(matches!(cache.get("d"), Lookup::Miss(_)));
+    }
+
+    #[test]
+    fn forgetting_a_key_drops_its_old_digest() {
+        let cache = KeyCache::default();
+        let rec = record();
+        let Lookup::Miss(epoch) = cache.get("old") else {
+            panic!()
+        };
+        cache.insert("old".into(), Some(rec.clone()), epoch);
+        assert!(matches!(cache.get("old"), Lookup::Hit(Some(_))));
+        cache.forget_key(&rec.key.id, "new");
+        assert!(matches!(cache.get("old"), Lookup::Miss(_)));
+    }
+
+    #[test]
+    fn absent_digests_are_cached_and_forgotten() {
+        let cache = KeyCache::default();
+        let Lookup::Miss(epoch) = cache.get("x") else {
+            panic!()
+        };
+        cache.insert("x".into(), None, epoch);
+        assert!(matches!(cache.get("x"), Lookup::Hit(None)));
+        cache.forget_key(&record().key.id, "x");
+        assert!(matches!(cache.get("x"), Lookup::Miss(_)));
+    }
+}

@@ -1,0 +1,155 @@
+//! Request extractors that answer with problem+json when they fail: the
+//! authenticated caller, JSON bodies, queries, paths and `If-Match`.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Path, Query};
+use axum::http::header;
+use axum::http::request::Parts;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::{Origin, Refusal, User, UserRef};
+
+/// A JSON body; a malformed or mistyped one is a 400/422 problem.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// Query parameters; bad ones are a 400 problem.
+#[derive(FromRequestParts)]
+#[from_request(via(Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// Path parameters; bad ones are a 400 problem.
+#[derive(FromRequestParts)]
+#[from_request(via(Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// The authenticated user behind the bearer token, and where they call from.
+pub struct Caller {
+    pub user: User,
+    pub source: String,
+}
+
+impl Caller {
+    #[must_use]
+    pub fn user_ref(&self) -> UserRef {
+        UserRef {
+            id: self.user.id.clone(),
+            name: self.user.name.as_str().to_owned(),
+        }
+    }
+
+    /// Actor and source, for the audit events of a mutation.
+    #[must_use]
+    pub fn origin(&self) -> Origin {
+        Origin {
+            actor: self.user_ref(),
+            source: self.source.clone(),
+        }
+    }
+}
+
+/// The peer address, when the server was started with connect info.
+pub fn source_address(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string())
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    AppState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(ApiError::unauthenticated)?;
+        let digest = state.keyring.token_digest(token);
+        let user = state
+            .store
+            .user_by_token_digest(&digest)
+            .await?
+            .ok_or_else(|| {
+                ApiError::new(
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    "UNAUTHENTICATED",
+                    "the management token is not valid",
+                )
+            })?;
+        Ok(Self {
+            user,
+            source: source_address(parts),
+        })
+    }
+}
+
+/// The `If-Match` header, if sent: the version the caller last saw.
+pub struct IfMatch(pub Option<String>);
+
+impl IfMatch {
+    /// Refuses with 412 unless the header is absent, `*`, or names `etag`.
+    pub fn check(&self, etag: &str) -> Result<(), Refusal> {
+        match &self.0 {
+            None => Ok(()),
+            Some(value) if value.trim() == "*" => Ok(()),
+            Some(value) => {
+                let matches = value
+                    .split(',')
+                    .map(|tag| tag.trim().trim_start_matches("W/"))
+                    .any(|tag| tag == etag);
+                if matches {
+                    Ok(())
+                } else {
+                    Err(Refusal::stale())
+                }
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get(header::IF_MATCH) {
+            None => Ok(Self(None)),
+            Some(value) => value
+                .to_str()
+                .map(|v| Self(Some(v.to_owned())))
+                .map_err(|_| ApiError::bad_request("INVALID_HEADER", "If-Match is not valid text")),
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, if sent.
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        let value = value.to_str().unwrap_or_default().trim();
+        if value.is_empty() || value.len() > 255 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ApiError::bad_request(
+                "INVALID_HEADER",
+                "Idempotency-Key must be 1-255 visible ASCII characters",
+            ));
+        }
+        Ok(Self(Some(value.to_owned())))
+    }
+}

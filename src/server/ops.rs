@@ -1,0 +1,94 @@
+//! Operations: `/healthz`, `/metrics` (Prometheus text format) and
+//! `/openapi.json`.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::AppState;
+use crate::api::{self, VerifyCode};
+
+/// Counters exposed at `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    verifications: [AtomicU64; VerifyCode::ALL.len()],
+    responses: [AtomicU64; 5],
+}
+
+impl Metrics {
+    pub fn count_verify(&self, code: VerifyCode) {
+        let index = VerifyCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
+        self.verifications[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_response(&self, status: u16) {
+        let class = usize::from(status / 100).clamp(1, 5) - 1;
+        self.responses[class].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, cached_keys: usize) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP keydesk_verifications_total Verifications by outcome.\n");
+        out.push_str("# TYPE keydesk_verifications_total counter\n");
+        for (code, count) in VerifyCode::ALL.iter().zip(&self.verifications) {
+            let _ = writeln!(
+                out,
+                "keydesk_verifications_total{{code=\"{}\"}} {}",
+                code.as_str(),
+                count.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP keydesk_http_responses_total HTTP responses by status class.\n");
+        out.push_str("# TYPE keydesk_http_responses_total counter\n");
+        for (i, count) in self.responses.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "keydesk_http_responses_total{{class=\"{}xx\"}} {}",
+                i + 1,
+                count.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str(
+            "# HELP keydesk_verify_cache_entries Digests held by the verification cache.\n",
+        );
+        out.push_str("# TYPE keydesk_verify_cache_entries gauge\n");
+        let _ = writeln!(out, "keydesk_verify_cache_entries {cached_keys}");
+        out
+    }
+}
+
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The server is up", body = api::Health))
+)]
+pub async fn healthz() -> Json<api::Health> {
+    Json(api::Health {
+        status: "ok".to_owned(),
+    })
+}
+
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"))
+)]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(state.cache.len()),
+    )
+}
+
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "This document", body = Object, content_type = "application/json"))
+)]
+pub async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi.as_ref().clone(),
+    )
+}

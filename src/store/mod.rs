@@ -1,0 +1,288 @@
+//! Persistence: the [`Store`] trait and its backends (SQLite today; the SQL
+//! is kept backend-neutral for the PostgreSQL backend to come).
+//!
+//! Every mutation runs in one write transaction together with its audit
+//! event. Mutations take a closure so the *domain* decides, inside that
+//! transaction, whether the change is allowed: the check and the write see
+//! the same data, and two admins cannot interleave between them.
+
+pub mod sqlite;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    ApiKey, CreationFacts, Event, EventAction, KeyId, KeyStatus, NewEvent, Refusal, Secret, Tenant,
+    TenantId, TenantSettings, User, UserId,
+};
+
+/// What can go wrong below the domain.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The domain refused the change; nothing was written.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The disk or database is full; nothing was written.
+    #[error("the database is full; free disk space and retry")]
+    Full,
+    /// The database failed; the message is for the server log only.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The column a key list is sorted by. Each has a natural direction
+/// (status: active first, then newest; created: newest first; name: A–Z;
+/// last_used: most recent first; expires: soonest first); `reversed` flips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortField {
+    #[default]
+    Status,
+    Name,
+    Created,
+    LastUsed,
+    Expires,
+}
+
+impl SortField {
+    pub const ALL: [SortField; 5] = [
+        SortField::Status,
+        SortField::Name,
+        SortField::Created,
+        SortField::LastUsed,
+        SortField::Expires,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortField::Status => "status",
+            SortField::Name => "name",
+            SortField::Created => "created",
+            SortField::LastUsed => "last_used",
+            SortField::Expires => "expires",
+        }
+    }
+}
+
+/// A sort: a field, and whether its natural direction is reversed (`-field`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeySort {
+    pub field: SortField,
+    pub reversed: bool,
+}
+
+impl KeySort {
+    /// Parses `status`, `-created`, …
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (reversed, name) = match raw.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, raw),
+        };
+        SortField::ALL
+            .into_iter()
+            .find(|f| f.as_str() == name)
+            .map(|field| Self { field, reversed })
+    }
+
+    #[must_use]
+    pub fn to_param(self) -> String {
+        format!(
+            "{}{}",
+            if self.reversed { "-" } else { "" },
+            self.field.as_str()
+        )
+    }
+}
+
+/// The position after the last key of a page: its sort value and id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyCursor {
+    pub value: SortValue,
+    pub id: String,
+}
+
+/// A sort value: every sort column is an integer except the name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SortValue {
+    Int(i64),
+    Text(String),
+}
+
+/// A key list request, already parsed.
+#[derive(Debug, Clone, Default)]
+pub struct KeyQuery {
+    /// Case-insensitive substring of name, id, owner name or start.
+    pub q: Option<String>,
+    pub status: Option<KeyStatus>,
+    /// An owner's user id or exact name.
+    pub owner: Option<String>,
+    pub sort: KeySort,
+    pub limit: u32,
+    pub cursor: Option<KeyCursor>,
+}
+
+/// One page of keys.
+#[derive(Debug, Clone)]
+pub struct KeyPage {
+    pub keys: Vec<ApiKey>,
+    pub next_cursor: Option<KeyCursor>,
+    /// How many keys match the filter, over all pages.
+    pub total: u64,
+}
+
+/// What a key mutation writes: the key after the change (or `None` to
+/// delete it), the events, and a secret to hand back to the caller once.
+pub struct KeyWrite {
+    pub key: Option<ApiKey>,
+    pub events: Vec<NewEvent>,
+    pub secret: Option<Secret>,
+}
+
+/// The result of a committed key mutation: the key as it now is (or as it
+/// was, when deleted) and the secret, if the mutation made one.
+pub struct KeyCommitted {
+    pub key: ApiKey,
+    pub secret: Option<Secret>,
+    pub deleted: bool,
+}
+
+/// A key mutation: given the key and its tenant inside the transaction, decide.
+pub type KeyMutation = Box<dyn FnOnce(ApiKey, &Tenant) -> Result<KeyWrite, Refusal> + Send>;
+
+/// A key creation: given the facts inside the transaction, build the key.
+pub type KeyCreation =
+    Box<dyn FnOnce(CreationFacts) -> Result<(ApiKey, Secret, NewEvent), Refusal> + Send>;
+
+/// Idempotency-Key of a creation: the caller's key and a hash of the request body.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub user_id: UserId,
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// A creation's outcome: a new key with its secret, or the key an earlier
+/// request with the same Idempotency-Key created (its secret is not kept).
+pub enum Created {
+    New(ApiKey, Secret),
+    Replayed(ApiKey),
+}
+
+/// What a settings change writes.
+pub struct SettingsWrite {
+    pub tenant: Tenant,
+    pub event: NewEvent,
+    /// Secret retrieval was switched off: drop every stored ciphertext.
+    pub forget_stored_secrets: bool,
+}
+
+pub type SettingsMutation = Box<dyn FnOnce(Tenant) -> Result<SettingsWrite, Refusal> + Send>;
+
+pub type UserMutation = Box<dyn FnOnce(User) -> Result<(User, NewEvent), Refusal> + Send>;
+
+/// An events list request.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub key: Option<String>,
+    pub action: Option<EventAction>,
+    pub limit: u32,
+    /// Only events older than this id (the cursor).
+    pub before: Option<i64>,
+}
+
+/// Verification outcomes counted per key and minute.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UsageBucket {
+    pub key_id: KeyId,
+    /// Unix minute.
+    pub minute: i64,
+    /// A verify code, e.g. `VALID`, `REVOKED`.
+    pub outcome: &'static str,
+}
+
+/// Successful and failed verifications of a key over a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageCounts {
+    pub valid: u64,
+    pub failed: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- users and authentication
+    async fn user_by_token_digest(&self, digest: &str) -> StoreResult<Option<User>>;
+    /// Creates `user` as the first system administrator unless one exists; true if created.
+    async fn bootstrap_system_admin(&self, user: &User, token_digest: &str) -> StoreResult<bool>;
+    async fn create_user(
+        &self,
+        user: &User,
+        token_digest: &str,
+        event: &NewEvent,
+    ) -> StoreResult<()>;
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>>;
+    async fn list_users(&self, tenant: &TenantId) -> StoreResult<Vec<User>>;
+    async fn update_user(&self, id: &UserId, mutation: UserMutation) -> StoreResult<User>;
+    async fn set_user_token(
+        &self,
+        id: &UserId,
+        token_digest: &str,
+        event: &NewEvent,
+    ) -> StoreResult<()>;
+
+    // --- tenants and settings
+    async fn create_tenant(&self, tenant: &Tenant, event: &NewEvent) -> StoreResult<()>;
+    async fn get_tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    async fn update_settings(
+        &self,
+        id: &TenantId,
+        mutation: SettingsMutation,
+    ) -> StoreResult<Tenant>;
+
+    // --- keys
+    async fn create_key(
+        &self,
+        tenant: &TenantId,
+        owner: &UserId,
+        idempotency: Option<Idempotency>,
+        creation: KeyCreation,
+    ) -> StoreResult<Created>;
+    async fn get_key(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ApiKey>>;
+    async fn list_keys(
+        &self,
+        tenant: &TenantId,
+        query: &KeyQuery,
+        now: DateTime<Utc>,
+    ) -> StoreResult<KeyPage>;
+    async fn update_key(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        mutation: KeyMutation,
+    ) -> StoreResult<KeyCommitted>;
+
+    // --- verification and usage
+    /// The key whose current secret has this digest, with its tenant's settings.
+    async fn key_by_digest(&self, digest: &str) -> StoreResult<Option<(ApiKey, TenantSettings)>>;
+    /// Adds counted verifications and advances `last_used_at`, in one transaction.
+    async fn record_usage(
+        &self,
+        counts: &[(UsageBucket, u64)],
+        last_used: &[(KeyId, DateTime<Utc>)],
+    ) -> StoreResult<()>;
+    /// 24-hour counts (or any window from `since_minute`) for the given keys.
+    async fn usage_since(
+        &self,
+        keys: &[KeyId],
+        since_minute: i64,
+    ) -> StoreResult<HashMap<KeyId, UsageCounts>>;
+
+    // --- audit log
+    async fn list_events(&self, tenant: &TenantId, query: &EventQuery) -> StoreResult<Vec<Event>>;
+}

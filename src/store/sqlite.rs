@@ -1,0 +1,1039 @@
+//! The SQLite backend: WAL mode with `synchronous = FULL`, so a commit that
+//! was acknowledged survives a crash; one writer connection, so writers queue
+//! in the process instead of failing with SQLITE_BUSY (every write
+//! transaction is also `BEGIN IMMEDIATE`); a small pool of reader connections,
+//! which WAL lets run beside the writer. rusqlite is synchronous, so every
+//! call runs on tokio's blocking pool.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
+
+use super::{
+    Created, EventQuery, Idempotency, KeyCommitted, KeyCreation, KeyCursor, KeyMutation, KeyPage,
+    KeyQuery, SettingsMutation, SortField, SortValue, Store, StoreError, StoreResult, UsageBucket,
+    UsageCounts, UserMutation,
+};
+use crate::domain::{
+    ApiKey, CreationFacts, Description, DisplayName, Email, Event, EventAction, KeyId, KeyName,
+    KeyStatus, Lifecycle, NewEvent, PersonName, Refusal, Roles, Scope, Tenant, TenantId,
+    TenantSettings, User, UserId, UserRef,
+};
+
+/// Schema migrations, applied in order at start; each runs once.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+/// Idle reader connections kept open.
+const READERS: usize = 8;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+fn backend(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(err.to_string())
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(failure, _) = &err {
+            if failure.code == rusqlite::ErrorCode::DiskFull {
+                return StoreError::Full;
+            }
+        }
+        backend(err)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a connection leaves it usable: SQLite rolls back
+    // the open transaction when it is dropped or the next one begins.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;",
+    )?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| backend(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let mut writer = open_connection(path)
+            .map_err(|e| backend(format!("cannot open {}: {e}", path.display())))?;
+        migrate(&mut writer)?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer; commits if it succeeds.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let writer = Arc::clone(&self.writer);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = lock(&writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+        .map_err(backend)?
+    }
+
+    /// Runs `f` on a reader connection from the pool.
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let readers = Arc::clone(&self.readers);
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match lock(&readers).pop() {
+                Some(conn) => conn,
+                None => open_connection(&path)?,
+            };
+            let out = f(&conn);
+            let mut idle = lock(&readers);
+            if idle.len() < READERS {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(backend)?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let applied: Option<i64> = tx
+            .query_row(
+                "SELECT version FROM schema_migrations WHERE version = $1",
+                params![version],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if applied.is_none() {
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                params![version, millis(Utc::now())],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- mapping
+
+fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn opt_time(ms: Option<i64>) -> Option<DateTime<Utc>> {
+    ms.map(time)
+}
+
+fn user_ref(id: String, name: String) -> UserRef {
+    UserRef {
+        id: UserId::from_trusted(id),
+        name,
+    }
+}
+
+const KEY_SELECT: &str = "SELECT k.id, k.tenant_id, k.name, k.description, k.owner_id, COALESCE(o.name, ''), \
+     k.scopes, k.lifecycle, k.created_at, k.created_by, COALESCE(c.name, ''), k.updated_at, \
+     k.updated_by, COALESCE(u.name, ''), k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, \
+     COALESCE(r.name, ''), k.start, k.secret_digest, k.encrypted_secret, k.previous_secret_digest, \
+     k.previous_secret_valid_until, k.version \
+     FROM keys k \
+     LEFT JOIN users o ON o.id = k.owner_id \
+     LEFT JOIN users c ON c.id = k.created_by \
+     LEFT JOIN users u ON u.id = k.updated_by \
+     LEFT JOIN users r ON r.id = k.revoked_by";
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    let scopes: String = row.get(6)?;
+    let scopes: Vec<String> = serde_json::from_str(&scopes).unwrap_or_default();
+    let lifecycle: String = row.get(7)?;
+    let revoked_by: Option<String> = row.get(17)?;
+    Ok(ApiKey {
+        id: KeyId::from_trusted(row.get(0)?),
+        tenant_id: TenantId::from_trusted(row.get(1)?),
+        name: KeyName::from_trusted(row.get(2)?),
+        description: Description::from_trusted(row.get(3)?),
+        owner: user_ref(row.get(4)?, row.get(5)?),
+        scopes: scopes.into_iter().map(Scope::from_trusted).collect(),
+        lifecycle: Lifecycle::parse(&lifecycle).unwrap_or(Lifecycle::Revoked),
+        created_at: time(row.get(8)?),
+        created_by: user_ref(row.get(9)?, row.get(10)?),
+        updated_at: time(row.get(11)?),
+        updated_by: user_ref(row.get(12)?, row.get(13)?),
+        expires_at: opt_time(row.get(14)?),
+        last_used_at: opt_time(row.get(15)?),
+        revoked_at: opt_time(row.get(16)?),
+        revoked_by: match revoked_by {
+            Some(id) => Some(user_ref(id, row.get(18)?)),
+            None => None,
+        },
+        start: row.get(19)?,
+        secret_digest: row.get(20)?,
+        encrypted_secret: row.get(21)?,
+        previous_secret_digest: row.get(22)?,
+        previous_secret_valid_until: opt_time(row.get(23)?),
+        version: row.get(24)?,
+    })
+}
+
+fn scopes_json(scopes: &[Scope]) -> String {
+    let list: Vec<&str> = scopes.iter().map(Scope::as_str).collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn insert_key(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO keys (id, tenant_id, name, description, owner_id, scopes, lifecycle, created_at, \
+         created_by, updated_at, updated_by, expires_at, last_used_at, revoked_at, revoked_by, start, \
+         secret_digest, encrypted_secret, previous_secret_digest, previous_secret_valid_until, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+        params![
+            key.id.as_str(),
+            key.tenant_id.as_str(),
+            key.name.as_str(),
+            key.description.as_str(),
+            key.owner.id.as_str(),
+            scopes_json(&key.scopes),
+            key.lifecycle.as_str(),
+            millis(key.created_at),
+            key.created_by.id.as_str(),
+            millis(key.updated_at),
+            key.updated_by.id.as_str(),
+            key.expires_at.map(millis),
+            key.last_used_at.map(millis),
+            key.revoked_at.map(millis),
+            key.revoked_by.as_ref().map(|u| u.id.as_str()),
+            key.start,
+            key.secret_digest,
+            key.encrypted_secret,
+            key.previous_secret_digest,
+            key.previous_secret_valid_until.map(millis),
+            key.version,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Writes every field a mutation may change; `last_used_at` belongs to the usage flush.
+fn update_key_row(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE keys SET name = $1, description = $2, owner_id = $3, scopes = $4, lifecycle = $5, \
+         updated_at = $6, updated_by = $7, expires_at = $8, revoked_at = $9, revoked_by = $10, \
+         start = $11, secret_digest = $12, encrypted_secret = $13, previous_secret_digest = $14, \
+         previous_secret_valid_until = $15, version = $16 WHERE id = $17",
+        params![
+            key.name.as_str(),
+            key.description.as_str(),
+            key.owner.id.as_str(),
+            scopes_json(&key.scopes),
+            key.lifecycle.as_str(),
+            millis(key.updated_at),
+            key.updated_by.id.as_str(),
+            key.expires_at.map(millis),
+            key.revoked_at.map(millis),
+            key.revoked_by.as_ref().map(|u| u.id.as_str()),
+            key.start,
+            key.secret_digest,
+            key.encrypted_secret,
+            key.previous_secret_digest,
+            key.previous_secret_valid_until.map(millis),
+            key.version,
+            key.id.as_str(),
+        ],
+    )?;
+    Ok(())
+}
+
+fn load_key(conn: &Connection, tenant: &str, id: &str) -> StoreResult<Option<ApiKey>> {
+    let sql = format!("{KEY_SELECT} WHERE k.tenant_id = $1 AND k.id = $2");
+    Ok(conn
+        .query_row(&sql, params![tenant, id], key_from_row)
+        .optional()?)
+}
+
+fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO events (tenant_id, at, action, actor_id, actor_name, target_id, target_name, source, changes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        params![
+            event.tenant_id.as_ref().map(TenantId::as_str),
+            millis(event.at),
+            event.action.as_str(),
+            event.actor.id.as_str(),
+            event.actor.name,
+            event.target_id,
+            event.target_name,
+            event.source,
+            event.changes.to_string(),
+        ],
+    )?;
+    Ok(())
+}
+
+const TENANT_SELECT: &str = "SELECT id, name, settings, settings_version, created_at FROM tenants";
+
+fn tenant_from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
+    let settings: String = row.get(2)?;
+    Ok(Tenant {
+        id: TenantId::from_trusted(row.get(0)?),
+        name: DisplayName::from_trusted(row.get(1)?),
+        settings: serde_json::from_str(&settings).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        settings_version: row.get(3)?,
+        created_at: time(row.get(4)?),
+    })
+}
+
+fn load_tenant(conn: &Connection, id: &str) -> StoreResult<Option<Tenant>> {
+    let sql = format!("{TENANT_SELECT} WHERE id = $1");
+    Ok(conn
+        .query_row(&sql, params![id], tenant_from_row)
+        .optional()?)
+}
+
+fn settings_json(settings: &TenantSettings) -> StoreResult<String> {
+    serde_json::to_string(settings).map_err(backend)
+}
+
+const USER_SELECT: &str =
+    "SELECT id, tenant_id, name, email, roles, licensed, created_at FROM users";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    let tenant: Option<String> = row.get(1)?;
+    let roles: String = row.get(4)?;
+    Ok(User {
+        id: UserId::from_trusted(row.get(0)?),
+        tenant_id: tenant.map(TenantId::from_trusted),
+        name: PersonName::from_trusted(row.get(2)?),
+        email: Email::from_trusted(row.get(3)?),
+        roles: Roles::from_csv(&roles),
+        licensed: row.get(5)?,
+        created_at: time(row.get(6)?),
+    })
+}
+
+fn load_user(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
+    let sql = format!("{USER_SELECT} WHERE id = $1");
+    Ok(conn
+        .query_row(&sql, params![id], user_from_row)
+        .optional()?)
+}
+
+fn insert_user(tx: &Connection, user: &User, token_digest: &str) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO users (id, tenant_id, name, email, roles, licensed, token_digest, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        params![
+            user.id.as_str(),
+            user.tenant_id.as_ref().map(TenantId::as_str),
+            user.name.as_str(),
+            user.email.as_str(),
+            user.roles.to_csv(),
+            user.licensed,
+            token_digest,
+            millis(user.created_at),
+        ],
+    )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- key lists
+
+/// Builds SQL left to right, numbering `$n` placeholders in the order they
+/// appear, so the same text binds positionally on SQLite and PostgreSQL.
+struct Sql {
+    text: String,
+    params: Vec<Value>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Self {
+        Self {
+            text: text.to_owned(),
+            params: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.params.push(value.into());
+        self.text.push_str(&format!("${}", self.params.len()));
+        self
+    }
+}
+
+/// Keys at or beyond this value in the status sort belong to the next status group.
+const STATUS_GROUP: i64 = 10_000_000_000_000;
+const NEVER: i64 = 9_000_000_000_000_000;
+
+/// Appends the sort expression of `field`; its natural direction is ascending
+/// for status, name and expires, descending for created and last_used.
+fn push_sort_expression(sql: &mut Sql, field: SortField, now: i64) -> bool {
+    match field {
+        SortField::Status => {
+            sql.push("((CASE WHEN k.lifecycle = 'revoked' THEN 3 WHEN k.expires_at IS NOT NULL AND k.expires_at <= ")
+                .bind(now)
+                .push(&format!(
+                    " THEN 2 WHEN k.lifecycle = 'disabled' THEN 1 ELSE 0 END) * {STATUS_GROUP} + ({STATUS_GROUP} - k.created_at))"
+                ));
+            true
+        }
+        SortField::Name => {
+            sql.push("LOWER(k.name)");
+            true
+        }
+        SortField::Created => {
+            sql.push("k.created_at");
+            false
+        }
+        SortField::LastUsed => {
+            sql.push("COALESCE(k.last_used_at, -1)");
+            false
+        }
+        SortField::Expires => {
+            sql.push(&format!("COALESCE(k.expires_at, {NEVER})"));
+            true
+        }
+    }
+}
+
+fn like_pattern(q: &str) -> String {
+    let mut escaped = String::with_capacity(q.len() + 2);
+    escaped.push('%');
+    for c in q.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
+}
+
+/// Appends the filter conditions (tenant, q, status, owner), each starting with AND.
+fn push_filters(sql: &mut Sql, query: &KeyQuery, now: i64) {
+    if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
+        let pattern = like_pattern(q);
+        sql.push(" AND (LOWER(k.name) LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(k.id) LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(o.name) LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(k.start) LIKE ")
+            .bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    if let Some(status) = query.status {
+        match status {
+            KeyStatus::Active | KeyStatus::Disabled => {
+                let lifecycle = if status == KeyStatus::Active {
+                    "active"
+                } else {
+                    "disabled"
+                };
+                sql.push(" AND k.lifecycle = ")
+                    .bind(lifecycle.to_owned())
+                    .push(" AND (k.expires_at IS NULL OR k.expires_at > ")
+                    .bind(now)
+                    .push(")");
+            }
+            KeyStatus::Expired => {
+                sql.push(" AND k.lifecycle <> 'revoked' AND k.expires_at IS NOT NULL AND k.expires_at <= ")
+                    .bind(now);
+            }
+            KeyStatus::Revoked => {
+                sql.push(" AND k.lifecycle = 'revoked'");
+            }
+        }
+    }
+    if let Some(owner) = &query.owner {
+        sql.push(" AND (k.owner_id = ")
+            .bind(owner.clone())
+            .push(" OR o.name = ")
+            .bind(owner.clone())
+            .push(")");
+    }
+}
+
+fn list_keys_blocking(
+    conn: &Connection,
+    tenant: &str,
+    query: &KeyQuery,
+    now: i64,
+) -> StoreResult<KeyPage> {
+    let limit = query.limit.clamp(1, 1000);
+    let needs_owner = query.q.is_some() || query.owner.is_some();
+    let from = if needs_owner {
+        " FROM keys k JOIN users o ON o.id = k.owner_id WHERE k.tenant_id = "
+    } else {
+        " FROM keys k WHERE k.tenant_id = "
+    };
+
+    // 1. The page's ids and sort values, from the keys table (and index) alone.
+    let mut sql = Sql::new("SELECT k.id, ");
+    let ascending = push_sort_expression(&mut sql, query.sort.field, now) != query.sort.reversed;
+    sql.push(" AS sort_value")
+        .push(from)
+        .bind(tenant.to_owned());
+    push_filters(&mut sql, query, now);
+    if let Some(cursor) = &query.cursor {
+        sql.push(" AND (");
+        push_sort_expression(&mut sql, query.sort.field, now);
+        sql.push(", k.id) ")
+            .push(if ascending { ">" } else { "<" })
+            .push(" (");
+        match &cursor.value {
+            SortValue::Int(v) => sql.bind(*v),
+            SortValue::Text(v) => sql.bind(v.clone()),
+        };
+        sql.push(", ").bind(cursor.id.clone()).push(")");
+    }
+    let direction = if ascending { "ASC" } else { "DESC" };
+    sql.push(&format!(
+        " ORDER BY sort_value {direction}, k.id {direction} LIMIT "
+    ))
+    .bind(i64::from(limit) + 1);
+    let mut statement = conn.prepare_cached(&sql.text)?;
+    let mut rows: Vec<(String, SortValue)> = statement
+        .query_map(params_from_iter(sql.params.iter()), |row| {
+            let value = match row.get_ref(1)? {
+                rusqlite::types::ValueRef::Integer(v) => SortValue::Int(v),
+                other => SortValue::Text(other.as_str().unwrap_or_default().to_owned()),
+            };
+            Ok((row.get(0)?, value))
+        })?
+        .collect::<Result<_, _>>()?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|(id, value)| KeyCursor {
+            value: value.clone(),
+            id: id.clone(),
+        })
+    } else {
+        None
+    };
+
+    // 2. The whole records of just those keys.
+    let keys = if rows.is_empty() {
+        Vec::new()
+    } else {
+        let mut fetch = Sql::new(KEY_SELECT);
+        fetch.push(" WHERE k.id IN (");
+        for (i, (id, _)) in rows.iter().enumerate() {
+            if i > 0 {
+                fetch.push(", ");
+            }
+            fetch.bind(id.clone());
+        }
+        fetch.push(")");
+        let mut statement = conn.prepare(&fetch.text)?;
+        let mut by_id: HashMap<String, ApiKey> = statement
+            .query_map(params_from_iter(fetch.params.iter()), key_from_row)?
+            .map(|key| key.map(|k| (k.id.as_str().to_owned(), k)))
+            .collect::<Result<_, _>>()?;
+        rows.iter().filter_map(|(id, _)| by_id.remove(id)).collect()
+    };
+
+    // 3. How many match in all.
+    let mut count = Sql::new("SELECT COUNT(*)");
+    count.push(from).bind(tenant.to_owned());
+    push_filters(&mut count, query, now);
+    let total: i64 = conn
+        .prepare_cached(&count.text)?
+        .query_row(params_from_iter(count.params.iter()), |row| row.get(0))?;
+
+    Ok(KeyPage {
+        keys,
+        next_cursor,
+        total: u64::try_from(total).unwrap_or(0),
+    })
+}
+
+// ---------------------------------------------------------------- the trait
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn user_by_token_digest(&self, digest: &str) -> StoreResult<Option<User>> {
+        let digest = digest.to_owned();
+        self.read(move |conn| {
+            let sql = format!("{USER_SELECT} WHERE token_digest = $1");
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row(params![digest], user_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn bootstrap_system_admin(&self, user: &User, token_digest: &str) -> StoreResult<bool> {
+        let (user, digest) = (user.clone(), token_digest.to_owned());
+        self.write(move |tx| {
+            let admins: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM users WHERE roles LIKE '%system_admin%'",
+                [],
+                |row| row.get(0),
+            )?;
+            if admins > 0 {
+                return Ok(false);
+            }
+            insert_user(tx, &user, &digest)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn create_user(
+        &self,
+        user: &User,
+        token_digest: &str,
+        event: &NewEvent,
+    ) -> StoreResult<()> {
+        let (user, digest, event) = (user.clone(), token_digest.to_owned(), event.clone());
+        self.write(move |tx| {
+            insert_user(tx, &user, &digest)?;
+            insert_event(tx, &event)
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let id = id.as_str().to_owned();
+        self.read(move |conn| load_user(conn, &id)).await
+    }
+
+    async fn list_users(&self, tenant: &TenantId) -> StoreResult<Vec<User>> {
+        let tenant = tenant.as_str().to_owned();
+        self.read(move |conn| {
+            let sql = format!("{USER_SELECT} WHERE tenant_id = $1 ORDER BY name, id");
+            let users = conn
+                .prepare(&sql)?
+                .query_map(params![tenant], user_from_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(users)
+        })
+        .await
+    }
+
+    async fn update_user(&self, id: &UserId, mutation: UserMutation) -> StoreResult<User> {
+        let id = id.as_str().to_owned();
+        self.write(move |tx| {
+            let user = load_user(tx, &id)?.ok_or_else(|| Refusal::not_found("user"))?;
+            let (user, event) = mutation(user)?;
+            tx.execute(
+                "UPDATE users SET name = $1, email = $2, roles = $3, licensed = $4 WHERE id = $5",
+                params![
+                    user.name.as_str(),
+                    user.email.as_str(),
+                    user.roles.to_csv(),
+                    user.licensed,
+                    user.id.as_str()
+                ],
+            )?;
+            insert_event(tx, &event)?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn set_user_token(
+        &self,
+        id: &UserId,
+        token_digest: &str,
+        event: &NewEvent,
+    ) -> StoreResult<()> {
+        let (id, digest, event) = (
+            id.as_str().to_owned(),
+            token_digest.to_owned(),
+            event.clone(),
+        );
+        self.write(move |tx| {
+            let changed = tx.execute(
+                "UPDATE users SET token_digest = $1 WHERE id = $2",
+                params![digest, id],
+            )?;
+            if changed == 0 {
+                return Err(Refusal::not_found("user").into());
+            }
+            insert_event(tx, &event)
+        })
+        .await
+    }
+
+    async fn create_tenant(&self, tenant: &Tenant, event: &NewEvent) -> StoreResult<()> {
+        let (tenant, event) = (tenant.clone(), event.clone());
+        self.write(move |tx| {
+            if load_tenant(tx, tenant.id.as_str())?.is_some() {
+                return Err(Refusal::conflict(
+                    "TENANT_EXISTS",
+                    format!("a tenant with id {:?} already exists", tenant.id.as_str()),
+                )
+                .into());
+            }
+            tx.execute(
+                "INSERT INTO tenants (id, name, settings, settings_version, created_at) VALUES ($1, $2, $3, $4, $5)",
+                params![
+                    tenant.id.as_str(),
+                    tenant.name.as_str(),
+                    settings_json(&tenant.settings)?,
+                    tenant.settings_version,
+                    millis(tenant.created_at),
+                ],
+            )?;
+            insert_event(tx, &event)
+        })
+        .await
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
+        let id = id.as_str().to_owned();
+        self.read(move |conn| load_tenant(conn, &id)).await
+    }
+
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>> {
+        self.read(|conn| {
+            let sql = format!("{TENANT_SELECT} ORDER BY id");
+            let tenants = conn
+                .prepare(&sql)?
+                .query_map([], tenant_from_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(tenants)
+        })
+        .await
+    }
+
+    async fn update_settings(
+        &self,
+        id: &TenantId,
+        mutation: SettingsMutation,
+    ) -> StoreResult<Tenant> {
+        let id = id.as_str().to_owned();
+        self.write(move |tx| {
+            let tenant = load_tenant(tx, &id)?.ok_or_else(|| Refusal::not_found("tenant"))?;
+            let write = mutation(tenant)?;
+            tx.execute(
+                "UPDATE tenants SET name = $1, settings = $2, settings_version = $3 WHERE id = $4",
+                params![
+                    write.tenant.name.as_str(),
+                    settings_json(&write.tenant.settings)?,
+                    write.tenant.settings_version,
+                    id,
+                ],
+            )?;
+            if write.forget_stored_secrets {
+                tx.execute(
+                    "UPDATE keys SET encrypted_secret = NULL WHERE tenant_id = $1",
+                    params![id],
+                )?;
+            }
+            insert_event(tx, &write.event)?;
+            Ok(write.tenant)
+        })
+        .await
+    }
+
+    async fn create_key(
+        &self,
+        tenant: &TenantId,
+        owner: &UserId,
+        idempotency: Option<Idempotency>,
+        creation: KeyCreation,
+    ) -> StoreResult<Created> {
+        let (tenant_id, owner) = (tenant.as_str().to_owned(), owner.as_str().to_owned());
+        self.write(move |tx| {
+            if let Some(idem) = &idempotency {
+                let earlier: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT request_hash, key_id FROM idempotency_keys WHERE tenant_id = $1 AND user_id = $2 AND idem_key = $3",
+                        params![tenant_id, idem.user_id.as_str(), idem.key],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((hash, key_id)) = earlier {
+                    if hash != idem.request_hash {
+                        return Err(Refusal::invalid(
+                            "IDEMPOTENCY_KEY_REUSED",
+                            "this Idempotency-Key was used for a different request",
+                        )
+                        .into());
+                    }
+                    let key = load_key(tx, &tenant_id, &key_id)?.ok_or_else(|| {
+                        Refusal::conflict(
+                            "IDEMPOTENT_KEY_DELETED",
+                            "the key created under this Idempotency-Key has since been deleted",
+                        )
+                    })?;
+                    return Ok(Created::Replayed(key));
+                }
+            }
+            let tenant = load_tenant(tx, &tenant_id)?.ok_or_else(|| Refusal::not_found("tenant"))?;
+            let live: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM keys WHERE tenant_id = $1 AND owner_id = $2 AND lifecycle <> 'revoked' \
+                 AND (expires_at IS NULL OR expires_at > $3)",
+                params![tenant_id, owner, millis(Utc::now())],
+                |row| row.get(0),
+            )?;
+            let facts = CreationFacts {
+                tenant,
+                owner_live_keys: u32::try_from(live).unwrap_or(u32::MAX),
+            };
+            let (key, secret, event) = creation(facts)?;
+            insert_key(tx, &key)?;
+            insert_event(tx, &event)?;
+            if let Some(idem) = &idempotency {
+                tx.execute(
+                    "INSERT INTO idempotency_keys (tenant_id, user_id, idem_key, request_hash, key_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    params![tenant_id, idem.user_id.as_str(), idem.key, idem.request_hash, key.id.as_str(), millis(Utc::now())],
+                )?;
+            }
+            Ok(Created::New(key, secret))
+        })
+        .await
+    }
+
+    async fn get_key(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ApiKey>> {
+        let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
+        self.read(move |conn| load_key(conn, &tenant, &id)).await
+    }
+
+    async fn list_keys(
+        &self,
+        tenant: &TenantId,
+        query: &KeyQuery,
+        now: DateTime<Utc>,
+    ) -> StoreResult<KeyPage> {
+        let (tenant, query) = (tenant.as_str().to_owned(), query.clone());
+        self.read(move |conn| list_keys_blocking(conn, &tenant, &query, millis(now)))
+            .await
+    }
+
+    async fn update_key(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        mutation: KeyMutation,
+    ) -> StoreResult<KeyCommitted> {
+        let (tenant_id, id) = (tenant.as_str().to_owned(), id.to_owned());
+        self.write(move |tx| {
+            let key = load_key(tx, &tenant_id, &id)?.ok_or_else(|| Refusal::not_found("key"))?;
+            let tenant =
+                load_tenant(tx, &tenant_id)?.ok_or_else(|| Refusal::not_found("tenant"))?;
+            let before = key.clone();
+            let write = mutation(key, &tenant)?;
+            let deleted = write.key.is_none();
+            match &write.key {
+                Some(after) if *after != before => update_key_row(tx, after)?,
+                Some(_) => {}
+                None => {
+                    tx.execute("DELETE FROM key_usage WHERE key_id = $1", params![id])?;
+                    tx.execute("DELETE FROM keys WHERE id = $1", params![id])?;
+                }
+            }
+            for event in &write.events {
+                insert_event(tx, event)?;
+            }
+            Ok(KeyCommitted {
+                key: write.key.unwrap_or(before),
+                secret: write.secret,
+                deleted,
+            })
+        })
+        .await
+    }
+
+    async fn key_by_digest(&self, digest: &str) -> StoreResult<Option<(ApiKey, TenantSettings)>> {
+        let digest = digest.to_owned();
+        self.read(move |conn| {
+            let sql = format!("{KEY_SELECT} WHERE k.secret_digest = $1");
+            let Some(key) = conn
+                .prepare_cached(&sql)?
+                .query_row(params![digest], key_from_row)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let tenant = load_tenant(conn, key.tenant_id.as_str())?
+                .ok_or_else(|| backend("key without tenant"))?;
+            Ok(Some((key, tenant.settings)))
+        })
+        .await
+    }
+
+    async fn record_usage(
+        &self,
+        counts: &[(UsageBucket, u64)],
+        last_used: &[(KeyId, DateTime<Utc>)],
+    ) -> StoreResult<()> {
+        let counts: Vec<(String, i64, &'static str, i64)> = counts
+            .iter()
+            .map(|(b, n)| {
+                (
+                    b.key_id.as_str().to_owned(),
+                    b.minute,
+                    b.outcome,
+                    i64::try_from(*n).unwrap_or(i64::MAX),
+                )
+            })
+            .collect();
+        let last_used: Vec<(String, i64)> = last_used
+            .iter()
+            .map(|(id, at)| (id.as_str().to_owned(), millis(*at)))
+            .collect();
+        self.write(move |tx| {
+            {
+                let mut add = tx.prepare_cached(
+                    "INSERT INTO key_usage (key_id, minute, outcome, count) \
+                     SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM keys WHERE id = $1) \
+                     ON CONFLICT (key_id, minute, outcome) DO UPDATE SET count = key_usage.count + excluded.count",
+                )?;
+                for (key_id, minute, outcome, count) in &counts {
+                    add.execute(params![key_id, minute, outcome, count])?;
+                }
+                let mut touch = tx.prepare_cached(
+                    "UPDATE keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+                )?;
+                for (key_id, at) in &last_used {
+                    touch.execute(params![at, key_id])?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn usage_since(
+        &self,
+        keys: &[KeyId],
+        since_minute: i64,
+    ) -> StoreResult<HashMap<KeyId, UsageCounts>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<String> = keys.iter().map(|k| k.as_str().to_owned()).collect();
+        self.read(move |conn| {
+            let mut sql = Sql::new(
+                "SELECT key_id, SUM(CASE WHEN outcome = 'VALID' THEN count ELSE 0 END), \
+                 SUM(CASE WHEN outcome <> 'VALID' THEN count ELSE 0 END) FROM key_usage WHERE minute >= ",
+            );
+            sql.bind(since_minute).push(" AND key_id IN (");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(id.clone());
+            }
+            sql.push(") GROUP BY key_id");
+            let mut statement = conn.prepare(&sql.text)?;
+            let counts = statement
+                .query_map(params_from_iter(sql.params.iter()), |row| {
+                    let valid: i64 = row.get(1)?;
+                    let failed: i64 = row.get(2)?;
+                    Ok((
+                        KeyId::from_trusted(row.get(0)?),
+                        UsageCounts {
+                            valid: u64::try_from(valid).unwrap_or(0),
+                            failed: u64::try_from(failed).unwrap_or(0),
+                        },
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn list_events(&self, tenant: &TenantId, query: &EventQuery) -> StoreResult<Vec<Event>> {
+        let (tenant, query) = (tenant.as_str().to_owned(), query.clone());
+        self.read(move |conn| {
+            let mut sql = Sql::new(
+                "SELECT id, tenant_id, at, action, actor_id, actor_name, target_id, target_name, source, changes \
+                 FROM events WHERE tenant_id = ",
+            );
+            sql.bind(tenant);
+            if let Some(key) = &query.key {
+                sql.push(" AND target_id = ").bind(key.clone());
+            }
+            if let Some(action) = query.action {
+                sql.push(" AND action = ").bind(action.as_str().to_owned());
+            }
+            if let Some(before) = query.before {
+                sql.push(" AND id < ").bind(before);
+            }
+            sql.push(" ORDER BY id DESC LIMIT ").bind(i64::from(query.limit.clamp(1, 1000)));
+            let mut statement = conn.prepare(&sql.text)?;
+            let events = statement
+                .query_map(params_from_iter(sql.params.iter()), |row| {
+                    let tenant: Option<String> = row.get(1)?;
+                    let action: String = row.get(3)?;
+                    let changes: String = row.get(9)?;
+                    Ok(Event {
+                        id: row.get(0)?,
+                        event: NewEvent {
+                            at: time(row.get(2)?),
+                            tenant_id: tenant.map(TenantId::from_trusted),
+                            action: EventAction::parse(&action).unwrap_or(EventAction::KeyUpdated),
+                            actor: user_ref(row.get(4)?, row.get(5)?),
+                            target_id: row.get(6)?,
+                            target_name: row.get(7)?,
+                            source: row.get(8)?,
+                            changes: serde_json::from_str(&changes).unwrap_or(serde_json::Value::Null),
+                        },
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(events)
+        })
+        .await
+    }
+}
