@@ -266,6 +266,9 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         mutation: KeyMutation,
     ) -> StoreResult<KeyCommitted>;
+    /// Bulk-loads keys the domain already built, in one transaction, with
+    /// no events: for demo data and benchmarks, not for API mutations.
+    async fn import_keys(&self, keys: Vec<ApiKey>) -> StoreResult<()>;
 
     // --- verification and usage
     /// The key whose current secret has this digest, with its tenant's settings.

@@ -892,6 +892,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn import_keys(&self, keys: Vec<ApiKey>) -> StoreResult<()> {
+        self.write(move |tx| {
+            for key in &keys {
+                insert_key(tx, key)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn key_by_digest(&self, digest: &str) -> StoreResult<Option<(ApiKey, TenantSettings)>> {
         let digest = digest.to_owned();
         self.read(move |conn| {
