@@ -25,7 +25,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::Utc;
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
@@ -322,6 +322,21 @@ fn load_pepper(config: &ServeConfig, data_dir: &Path) -> anyhow::Result<Zeroizin
     }
 }
 
+/// Creates the data directory readable by its owner only (it holds the
+/// pepper and, by default, the database).
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
+}
+
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     if let Some(parent) = path.parent() {
@@ -397,6 +412,7 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
         Some(url) => sqlite_path(url)?,
         None => data_dir.join("keydesk.db"),
     };
+    create_private_dir(&data_dir)?;
     let pepper = load_pepper(config, &data_dir)?;
     let keyring = Keyring::from_pepper(&pepper).map_err(|e| anyhow::anyhow!("pepper: {e}"))?;
     let store = SqliteStore::open(&database)
@@ -414,8 +430,21 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
     })
 }
 
-impl IntoResponse for &ApiError {
-    fn into_response(self) -> Response {
-        ApiError::new(self.status, self.code, self.detail.clone()).into_response()
+#[cfg(test)]
+mod tests {
+    /// `assets/openapi.json` is the committed contract; regenerate it with
+    /// `UPDATE_OPENAPI=1 cargo test committed_openapi`.
+    #[test]
+    fn committed_openapi_document_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/openapi.json");
+        let current = super::openapi().to_pretty_json().unwrap() + "\n";
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(path, &current).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == current,
+            "assets/openapi.json is stale: run UPDATE_OPENAPI=1 cargo test committed_openapi"
+        );
     }
 }
