@@ -1,0 +1,126 @@
+//! The terminal console: state, actions, keymap, views, dialogs, clipboard.
+//! `run` owns the terminal: raw mode, alternate screen and mouse capture on
+//! entry; all three undone on exit, on error and on panic. The loop selects
+//! over terminal input, results of background requests and a tick, so a
+//! slow server never delays a keystroke.
+
+pub mod app;
+pub mod clipboard;
+pub mod index;
+pub mod keymap;
+pub mod render;
+
+use std::io::{Stdout, stdout};
+use std::time::Duration;
+
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream, KeyEventKind};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use futures::StreamExt as _;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use zeroize::Zeroizing;
+
+use self::app::{App, Net};
+use self::clipboard::{Clipboard, ClipboardMode};
+use crate::client::Client;
+
+/// How the console was asked to run.
+pub struct ConsoleConfig {
+    pub server: String,
+    pub token: Zeroizing<String>,
+    pub tenant: Option<String>,
+    pub readonly: bool,
+    pub clipboard: ClipboardMode,
+    pub clipboard_clear: Duration,
+}
+
+const TICK: Duration = Duration::from_millis(250);
+
+/// Puts the terminal back as it was. Safe to call more than once.
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+/// Owns the terminal's raw state; dropping it restores the terminal.
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl TerminalGuard {
+    fn enter() -> anyhow::Result<Self> {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+        enable_raw_mode()?;
+        let guard = Self {
+            terminal: Terminal::new(CrosstermBackend::new(stdout()))?,
+        };
+        execute!(stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// True unless `NO_COLOR` is set to something (see no-color.org).
+#[must_use]
+pub fn color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Runs the console until the user quits.
+pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
+    let client = Client::new(&config.server, &config.token)?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let clipboard = Clipboard::new(config.clipboard, config.clipboard_clear, Box::new(stdout()));
+    let mut app = App::new(
+        Net::new(client, tx),
+        clipboard,
+        config.tenant,
+        config.readonly,
+    );
+    app.color = color_enabled();
+
+    let mut guard = TerminalGuard::enter()?;
+    let size = guard.terminal.size()?;
+    app.on_resize(size.width, size.height);
+    app.start();
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        guard.terminal.draw(|frame| render::render(&app, frame))?;
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => app.on_key(key),
+                Some(Ok(Event::Mouse(mouse))) => app.on_mouse(mouse),
+                Some(Ok(Event::Resize(width, height))) => app.on_resize(width, height),
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return Err(err.into()),
+                None => break,
+            },
+            Some(msg) = rx.recv() => app.on_msg(msg),
+            _ = tick.tick() => app.on_tick(),
+        }
+        if app.quit {
+            break;
+        }
+    }
+    drop(guard);
+    Ok(())
+}
