@@ -1,0 +1,649 @@
+#!/usr/bin/env python3
+"""keydesk benchmarks: verification throughput/latency (A) and the key list
+on a tenant with 100,000 keys (B).
+
+Run it through bench/run.sh, which installs wrk and builds the release
+binaries first. This script:
+
+1. starts `target/release/keydesk serve` on a free loopback port with a
+   temporary data directory, a known bootstrap token and a known pepper;
+2. creates a tenant (api_keys_enabled) and four users over the HTTP API;
+3. runs `target/release/examples/bench_seed` to bulk-load the keys straight
+   into the server's SQLite database, and to write the secrets of a few
+   valid keys;
+4. A: runs wrk against GET /healthz and POST /v1/verify at each concurrency,
+   interleaved, and checks the server's own verify counters (/metrics) to
+   make sure the load really was answered VALID (or NOT_FOUND for the
+   malformed-key run);
+5. B: requests list pages over one keep-alive connection and reads the
+   `server-timing: app;dur=<ms>` header of each answer, plus the time the
+   client saw;
+6. prints the summary tables, writes them as JSON under target/bench/, and
+   stops the server.
+
+Only the Python standard library is used. Every request goes to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import http.client
+import json
+import math
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER_BIN = ROOT / "target" / "release" / "keydesk"
+SEED_BIN = ROOT / "target" / "release" / "examples" / "bench_seed"
+WRK_LUA = ROOT / "bench" / "wrk.lua"
+TENANT = "bench"
+
+# Targets from the issue.
+TARGET_VERIFY_RATIO = 0.7  # verify throughput / healthz throughput
+TARGET_VERIFY_P99_MS = 2.0  # at 32 connections
+TARGET_VERIFY_P99_CONNS = 32
+TARGET_FIRST_PAGE_MS = 20.0  # server-side
+TARGET_SEARCH_MS = 50.0  # server-side
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client:
+    """A keep-alive HTTP/1.1 client for 127.0.0.1:port."""
+
+    def __init__(self, port: int, token: str | None = None):
+        self.port = port
+        self.token = token
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def request(self, method: str, path: str, body: object | None = None):
+        headers = {}
+        data = None
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        for attempt in (0, 1):
+            try:
+                started = time.perf_counter()
+                self.conn.request(method, path, body=data, headers=headers)
+                response = self.conn.getresponse()
+                raw = response.read()
+                elapsed_ms = (time.perf_counter() - started) * 1000.0
+                break
+            except (ConnectionError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                if attempt:
+                    raise
+        timing = response.getheader("server-timing") or ""
+        match = re.search(r"dur=([0-9.]+)", timing)
+        server_ms = float(match.group(1)) if match else float("nan")
+        payload = None
+        if raw:
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = raw.decode(errors="replace")
+        return response.status, payload, server_ms, elapsed_ms
+
+    def ok(self, method: str, path: str, body: object | None = None, expect=(200, 201)):
+        status, payload, _, _ = self.request(method, path, body)
+        if status not in expect:
+            raise RuntimeError(f"{method} {path} answered {status}: {payload}")
+        return payload
+
+
+class Server:
+    def __init__(self, workdir: Path, port: int, token: str, pepper: str):
+        self.workdir = workdir
+        self.port = port
+        self.log_path = workdir / "server.log"
+        env = dict(os.environ)
+        env.update(
+            KEYDESK_BOOTSTRAP_TOKEN=token,
+            KEYDESK_PEPPER=pepper,
+            KEYDESK_LOG=os.environ.get("KEYDESK_LOG", "warn"),
+        )
+        for var in ("KEYDESK_DATABASE", "KEYDESK_PEPPER_FILE", "KEYDESK_LISTEN", "KEYDESK_DATA_DIR"):
+            env.pop(var, None)
+        self.log_file = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [
+                str(SERVER_BIN),
+                "serve",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--data-dir",
+                str(workdir),
+            ],
+            env=env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log(f"server pid {self.proc.pid} on 127.0.0.1:{port}, data in {workdir}")
+
+    def wait_ready(self, seconds: float = 30.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                status, _, _, _ = Client(self.port).request("GET", "/healthz")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not answer /healthz in time")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+        log(f"server stopped (exit {self.proc.returncode})")
+
+
+# --------------------------------------------------------------- setup
+
+
+def create_tenant_and_users(admin: Client) -> list[dict]:
+    admin.ok(
+        "POST",
+        "/v1/tenants",
+        {"id": TENANT, "name": "Benchmark Inc.", "settings": {"api_keys_enabled": True}},
+    )
+    users = []
+    for name, roles in (
+        ("ana", ["developer", "tenant_admin"]),
+        ("bo", ["developer"]),
+        ("chen", ["developer"]),
+        ("dara", ["developer"]),
+    ):
+        created = admin.ok(
+            "POST",
+            f"/v1/tenants/{TENANT}/users",
+            {"name": name, "email": f"{name}@bench.example", "roles": roles, "licensed": True},
+        )
+        users.append(created["user"])
+    return users
+
+
+def seed(workdir: Path, pepper: str, count: int, valid: int) -> tuple[dict, list[str]]:
+    secrets_path = workdir / "secrets.txt"
+    env = dict(os.environ, KEYDESK_PEPPER=pepper)
+    started = time.monotonic()
+    out = subprocess.run(
+        [
+            str(SEED_BIN),
+            "--database",
+            str(workdir / "keydesk.db"),
+            "--tenant",
+            TENANT,
+            "--count",
+            str(count),
+            "--valid",
+            str(valid),
+            "--secrets-out",
+            str(secrets_path),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    summary["wall_s"] = round(time.monotonic() - started, 2)
+    keys = [line for line in secrets_path.read_text().splitlines() if line]
+    return summary, keys
+
+
+def malformed_key(valid: str) -> str:
+    """Same shape as a real secret but with a wrong checksum: rejected before the store."""
+    last = valid[-1]
+    return valid[:-1] + ("A" if last != "A" else "B")
+
+
+def verify_counters(client: Client) -> dict[str, int]:
+    status, text, _, _ = client.request("GET", "/metrics")
+    counts = {}
+    if status == 200 and isinstance(text, str):
+        for m in re.finditer(r'keydesk_verifications_total\{code="([A-Z_]+)"\} (\d+)', text):
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+# --------------------------------------------------------------- A: wrk
+
+
+def run_wrk(port: int, path: str, conns: int, seconds: int, threads: int, env_extra: dict) -> dict:
+    threads = max(1, min(threads, conns))
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{conns}",
+        f"-d{seconds}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(WRK_LUA),
+        f"http://127.0.0.1:{port}{path}",
+    ]
+    env = dict(os.environ)
+    for var in ("KEYDESK_BENCH_BODY", "KEYDESK_BENCH_KEYS_FILE"):
+        env.pop(var, None)
+    env.update(env_extra)
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
+    line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary:\n{out.stdout}\n{out.stderr}")
+    result = json.loads(line[len("WRK_JSON ") :])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["threads"] = threads
+    result["connections"] = conns
+    result["errors"] = sum(
+        result[k]
+        for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
+    )
+    return result
+
+
+def bench_verify(port: int, valid_keys: list[str], keys_file: Path, args) -> dict:
+    probe = Client(port)
+    valid_body = json.dumps({"key": valid_keys[0]})
+    bad_body = json.dumps({"key": malformed_key(valid_keys[0])})
+
+    # Sanity: the seeded secret verifies, the malformed one is NOT_FOUND.
+    status, answer, _, _ = probe.request("POST", "/v1/verify", {"key": valid_keys[0]})
+    if status != 200 or not answer.get("valid"):
+        raise RuntimeError(f"the seeded secret does not verify: {status} {answer}")
+    status, answer, _, _ = probe.request("POST", "/v1/verify", {"key": malformed_key(valid_keys[0])})
+    if status != 200 or answer.get("code") != "NOT_FOUND":
+        raise RuntimeError(f"the malformed secret was not NOT_FOUND: {status} {answer}")
+
+    log("warm-up: 3 s of each endpoint at 32 connections")
+    run_wrk(port, "/healthz", 32, 3, args.threads, {})
+    run_wrk(port, "/v1/verify", 32, 3, args.threads, {"KEYDESK_BENCH_KEYS_FILE": str(keys_file)})
+
+    rows = []
+
+    def one(label: str, path: str, conns: int, env_extra: dict, expect_code: str | None):
+        before = verify_counters(probe)
+        result = run_wrk(port, path, conns, args.duration, args.threads, env_extra)
+        after = verify_counters(probe)
+        delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+        result["label"] = label
+        result["verify_codes"] = {k: v for k, v in delta.items() if v}
+        if expect_code is not None:
+            answered = sum(delta.values())
+            wrong = answered - delta.get(expect_code, 0)
+            result["expected_code"] = expect_code
+            result["wrong_codes"] = wrong
+            if wrong or answered < result["requests"]:
+                log(f"WARNING {label}: {delta} for {result['requests']} requests")
+        log(
+            f"{label:<18} c={conns:<3} {result['rps']:>9.0f} req/s  "
+            f"p50 {result['p50_us'] / 1000:.3f} ms  p99 {result['p99_us'] / 1000:.3f} ms  "
+            f"errors {result['errors']}"
+        )
+        rows.append(result)
+        return result
+
+    for conns in args.connections:
+        one("healthz", "/healthz", conns, {}, None)
+        one("verify", "/v1/verify", conns, {"KEYDESK_BENCH_BODY": valid_body}, "VALID")
+    extra = args.extra_connections
+    one("verify-100-keys", "/v1/verify", extra, {"KEYDESK_BENCH_KEYS_FILE": str(keys_file)}, "VALID")
+    one("verify-malformed", "/v1/verify", extra, {"KEYDESK_BENCH_BODY": bad_body}, "NOT_FOUND")
+
+    healthz = {r["connections"]: r for r in rows if r["label"] == "healthz"}
+    for r in rows:
+        base = healthz.get(r["connections"])
+        r["ratio_to_healthz"] = r["rps"] / base["rps"] if base else None
+    return {"runs": rows}
+
+
+# --------------------------------------------------------------- B: lists
+
+
+def cursor_value(cursor: str) -> dict:
+    padded = cursor + "=" * (-len(cursor) % 4)
+    return json.loads(base64.urlsafe_b64decode(padded))
+
+
+def bench_lists(port: int, token: str, total_keys: int, args) -> dict:
+    client = Client(port, token)
+    base = f"/v1/tenants/{TENANT}/keys"
+
+    # Find a cursor deep into the default (status) order by walking with big pages.
+    depth = min(args.deep_offset, max(0, total_keys - 100))
+    cursor = None
+    walked = 0
+    walk_started = time.perf_counter()
+    while walked < depth:
+        step = min(1000, depth - walked)
+        path = f"{base}?limit={step}" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+        page = client.ok("GET", path)
+        walked += len(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    walk_s = time.perf_counter() - walk_started
+    log(f"walked {walked} keys in {walk_s:.1f} s to find a deep cursor")
+
+    # Same walk for sort=name, a shorter one (the name sort is the slow one).
+    name_cursor = None
+    name_walked = 0
+    while name_walked < depth:
+        step = min(1000, depth - name_walked)
+        path = f"{base}?sort=name&limit={step}" + (
+            f"&cursor={urllib.parse.quote(name_cursor)}" if name_cursor else ""
+        )
+        page = client.ok("GET", path)
+        name_walked += len(page["items"])
+        name_cursor = page["next_cursor"]
+        if not name_cursor:
+            break
+
+    scenarios = [
+        ("first page (default sort: status)", f"{base}?limit=50", TARGET_FIRST_PAGE_MS),
+        ("search q=billing (~1/16 match)", f"{base}?q=billing&limit=50", TARGET_SEARCH_MS),
+        ("search q=sync-0421 (rare)", f"{base}?q=sync-0421&limit=50", TARGET_SEARCH_MS),
+        ("search q=zzzz (no match)", f"{base}?q=zzzz&limit=50", TARGET_SEARCH_MS),
+        (
+            f"deep page (cursor at {walked})",
+            f"{base}?limit=50&cursor={urllib.parse.quote(cursor)}" if cursor else None,
+            None,
+        ),
+        ("sort=name, first page", f"{base}?sort=name&limit=50", None),
+        (
+            f"sort=name, deep page (cursor at {name_walked})",
+            f"{base}?sort=name&limit=50&cursor={urllib.parse.quote(name_cursor)}"
+            if name_cursor
+            else None,
+            None,
+        ),
+        ("sort=-created, first page", f"{base}?sort=-created&limit=50", None),
+        ("status=revoked", f"{base}?status=revoked&limit=50", None),
+        ("status=active", f"{base}?status=active&limit=50", None),
+        ("status=expired", f"{base}?status=expired&limit=50", None),
+        ("q=billing&status=active", f"{base}?q=billing&status=active&limit=50", TARGET_SEARCH_MS),
+        ("owner=bo", f"{base}?owner=bo&limit=50", None),
+    ]
+    rows = []
+    for label, path, target in scenarios:
+        if path is None:
+            continue
+        for _ in range(args.list_warmup):
+            client.ok("GET", path)
+        server, observed = [], []
+        items = total = None
+        for _ in range(args.list_requests):
+            status, payload, server_ms, client_ms = client.request("GET", path)
+            if status != 200:
+                raise RuntimeError(f"GET {path} answered {status}: {payload}")
+            server.append(server_ms)
+            observed.append(client_ms)
+            items, total = len(payload["items"]), payload["total"]
+        row = {
+            "label": label,
+            "path": path if len(path) < 120 else path[:117] + "...",
+            "requests": len(server),
+            "items": items,
+            "total": total,
+            "server_p50_ms": percentile(server, 50),
+            "server_p95_ms": percentile(server, 95),
+            "server_max_ms": max(server),
+            "client_p50_ms": percentile(observed, 50),
+            "client_p95_ms": percentile(observed, 95),
+            "client_max_ms": max(observed),
+            "target_ms": target,
+        }
+        if target is not None:
+            row["target_met"] = row["server_p95_ms"] < target
+        rows.append(row)
+        log(
+            f"{label:<40} server p50 {row['server_p50_ms']:7.2f} p95 {row['server_p95_ms']:7.2f} "
+            f"max {row['server_max_ms']:7.2f} ms | client p50 {row['client_p50_ms']:7.2f} ms "
+            f"| {items} of {total}"
+        )
+    return {"runs": rows, "deep_walk": {"keys": walked, "seconds": round(walk_s, 2)}}
+
+
+# --------------------------------------------------------------- report
+
+
+def fmt_ms(us: float) -> str:
+    return f"{us / 1000:.3f}"
+
+
+def summary_tables(results: dict) -> str:
+    lines = []
+    meta = results["meta"]
+    lines.append(
+        f"keydesk benchmarks, {meta['date']}, {meta['cpus']} CPUs ({meta['cpu_model']}), "
+        f"wrk -t{meta['wrk_threads']} for {meta['duration_s']} s per run, commit {meta['commit']}"
+    )
+    lines.append("")
+    lines.append("A. Verification (wrk; load generator on the same 2 cores)")
+    lines.append("")
+    lines.append("| run | conns | req/s | x healthz | p50 ms | p90 ms | p99 ms | max ms | errors | codes |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in results["verify"]["runs"]:
+        ratio = f"{r['ratio_to_healthz']:.2f}" if r.get("ratio_to_healthz") is not None else "-"
+        codes = ", ".join(f"{k} {v}" for k, v in sorted(r.get("verify_codes", {}).items())) or "-"
+        lines.append(
+            f"| {r['label']} | {r['connections']} | {r['rps']:.0f} | {ratio} | {fmt_ms(r['p50_us'])} | "
+            f"{fmt_ms(r['p90_us'])} | {fmt_ms(r['p99_us'])} | {fmt_ms(r['max_us'])} | {r['errors']} | {codes} |"
+        )
+    lines.append("")
+    lines.append(
+        f"B. Key list, tenant with {results['seed']['keys']} keys "
+        f"({results['lists']['runs'][0]['requests'] if results['lists']['runs'] else 0} requests each, one keep-alive connection)"
+    )
+    lines.append("")
+    lines.append(
+        "| query | items | total | server p50 | server p95 | server max | client p50 | client p95 | target |"
+    )
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in results["lists"]["runs"]:
+        target = "-"
+        if r["target_ms"] is not None:
+            target = f"< {r['target_ms']:.0f} ms: {'met' if r['target_met'] else 'MISSED'}"
+        lines.append(
+            f"| {r['label']} | {r['items']} | {r['total']} | {r['server_p50_ms']:.2f} | "
+            f"{r['server_p95_ms']:.2f} | {r['server_max_ms']:.2f} | {r['client_p50_ms']:.2f} | "
+            f"{r['client_p95_ms']:.2f} | {target} |"
+        )
+    lines.append("")
+    lines.append("Targets")
+    lines.append("")
+    for check in results["targets"]:
+        lines.append(f"- [{'met' if check['met'] else 'MISSED'}] {check['what']}: {check['measured']}")
+    return "\n".join(lines)
+
+
+def target_checks(results: dict) -> list[dict]:
+    checks = []
+    runs = results["verify"]["runs"]
+    for r in runs:
+        if r["label"] == "verify" and r.get("ratio_to_healthz") is not None:
+            checks.append(
+                {
+                    "what": f"verify >= {TARGET_VERIFY_RATIO}x healthz throughput at {r['connections']} conns",
+                    "measured": f"{r['ratio_to_healthz']:.2f}x ({r['rps']:.0f} vs healthz req/s)",
+                    "met": r["ratio_to_healthz"] >= TARGET_VERIFY_RATIO,
+                }
+            )
+    at = next(
+        (r for r in runs if r["label"] == "verify" and r["connections"] == TARGET_VERIFY_P99_CONNS),
+        None,
+    )
+    if at:
+        checks.append(
+            {
+                "what": f"verify p99 < {TARGET_VERIFY_P99_MS} ms at {TARGET_VERIFY_P99_CONNS} conns",
+                "measured": f"p99 {fmt_ms(at['p99_us'])} ms",
+                "met": at["p99_us"] / 1000 < TARGET_VERIFY_P99_MS,
+            }
+        )
+    for r in results["lists"]["runs"]:
+        if r["target_ms"] is not None:
+            checks.append(
+                {
+                    "what": f"{r['label']}: server-side < {r['target_ms']:.0f} ms (p95)",
+                    "measured": f"p50 {r['server_p50_ms']:.2f} ms, p95 {r['server_p95_ms']:.2f} ms, max {r['server_max_ms']:.2f} ms",
+                    "met": r["target_met"],
+                }
+            )
+    return checks
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keys", type=int, default=100_000, help="keys to seed (default 100000)")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (default 10)")
+    parser.add_argument(
+        "--connections",
+        default="1,8,32,64",
+        help="comma-separated wrk connection counts (default 1,8,32,64)",
+    )
+    parser.add_argument(
+        "--extra-connections",
+        type=int,
+        default=32,
+        help="connections for the 100-key and malformed-key verify runs (default 32)",
+    )
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads (at most the connections; default 2)")
+    parser.add_argument("--list-requests", type=int, default=50, help="timed requests per list query (default 50)")
+    parser.add_argument("--list-warmup", type=int, default=3, help="untimed requests per list query first (default 3)")
+    parser.add_argument("--deep-offset", type=int, default=50_000, help="how deep the deep-page cursor is (default 50000)")
+    parser.add_argument("--skip-verify", action="store_true", help="run only benchmark B")
+    parser.add_argument("--skip-lists", action="store_true", help="run only benchmark A")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    parser.add_argument("--out", default=str(ROOT / "target" / "bench"), help="where results-*.json/md go")
+    args = parser.parse_args()
+    args.connections = [int(c) for c in args.connections.split(",") if c.strip()]
+
+    for binary in (SERVER_BIN, SEED_BIN):
+        if not binary.exists():
+            print(f"missing {binary}: run bench/run.sh (it builds them)", file=sys.stderr)
+            return 2
+    if not args.skip_verify and shutil.which("wrk") is None:
+        print("wrk is not installed: run bench/run.sh (it installs it)", file=sys.stderr)
+        return 2
+
+    workdir = Path(tempfile.mkdtemp(prefix="keydesk-bench-"))
+    token = "kdbench_" + secrets.token_hex(16)
+    pepper = secrets.token_hex(32)
+    port = free_port()
+    server = Server(workdir, port, token, pepper)
+    results: dict = {
+        "meta": {
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "cpus": os.cpu_count(),
+            "cpu_model": cpu_model(),
+            "wrk_threads": args.threads,
+            "duration_s": args.duration,
+            "commit": git_commit(),
+        }
+    }
+    try:
+        server.wait_ready()
+        admin = Client(port, token)
+        users = create_tenant_and_users(admin)
+        log(f"tenant {TENANT!r} with {len(users)} users created over the API; seeding {args.keys} keys")
+        seeded, valid_keys = seed(workdir, pepper, args.keys, valid=100)
+        results["seed"] = seeded
+        log(f"seeded: {seeded}")
+        keys_file = workdir / "secrets.txt"
+
+        results["verify"] = {"runs": []}
+        results["lists"] = {"runs": []}
+        if not args.skip_lists:
+            # B first: the database is as seeded, no usage rows written yet.
+            results["lists"] = bench_lists(port, token, args.keys, args)
+        if not args.skip_verify:
+            results["verify"] = bench_verify(port, valid_keys, keys_file, args)
+        results["targets"] = target_checks(results)
+    finally:
+        server.stop()
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    table = summary_tables(results)
+    (out_dir / f"results-{stamp}.json").write_text(json.dumps(results, indent=2))
+    (out_dir / f"results-{stamp}.md").write_text(table + "\n")
+    print(table)
+    log(f"results written to {out_dir}/results-{stamp}.{{json,md}}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

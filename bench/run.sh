@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# keydesk benchmarks, one command: installs wrk if missing, builds the release
+# binaries, then bench/bench.py starts the server on a free loopback port with
+# a temporary data directory, seeds 100,000 keys, runs benchmark A
+# (verification throughput and latency beside /healthz) and B (key list on
+# 100,000 keys), prints the summary and stops the server.
+#
+#   bench/run.sh                         # everything, about 3-4 minutes after the build
+#   bench/run.sh --duration 5            # shorter wrk runs
+#   bench/run.sh --skip-verify           # only B;  --skip-lists: only A
+#   bench/run.sh --help                  # every option of bench/bench.py
+#
+# Results: printed, and written to target/bench/results-<time>.{json,md}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v wrk >/dev/null 2>&1; then
+    echo "[bench] installing wrk (Debian package)" >&2
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+command -v python3 >/dev/null 2>&1 || { echo "[bench] python3 is required" >&2; exit 2; }
+
+echo "[bench] building release binaries (cargo build --release --bin keydesk --example bench_seed)" >&2
+cargo build --release --bin keydesk --example bench_seed
+
+exec python3 bench/bench.py "$@"
