@@ -324,6 +324,8 @@ pub struct App {
     pub ticks: u64,
     /// False with NO_COLOR: selection and statuses then rely on reverse video and words.
     pub color: bool,
+    /// A fixed time for rendering (tests); `None` means the wall clock.
+    pub clock: Option<chrono::DateTime<chrono::Utc>>,
     pub quit: bool,
     /// Terminal size, for page moves and mouse hits.
     pub size: (u16, u16),
@@ -366,6 +368,7 @@ impl App {
             connection: Connection::Connecting,
             ticks: 0,
             color: true,
+            clock: None,
             quit: false,
             size: (80, 24),
             requested_tenant: tenant,
@@ -401,6 +404,20 @@ impl App {
     }
 
     // ------------------------------------------------------------ queries
+
+    /// The time relative dates are drawn against.
+    #[must_use]
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.unwrap_or_else(chrono::Utc::now)
+    }
+
+    /// Replaces the loaded keys (as a finished load does) and re-indexes them.
+    pub fn replace_keys(&mut self, keys: Vec<api::Key>) {
+        self.haystacks = keys.iter().map(haystack).collect();
+        self.keys = keys;
+        self.marked.retain(|id| self.keys.iter().any(|k| &k.id == id));
+        self.reindex();
+    }
 
     /// The key under the cursor.
     #[must_use]
@@ -883,6 +900,16 @@ impl App {
                 let id = issued.key.id.clone();
                 let name = crate::domain::text::strip_control(&issued.key.name);
                 self.upsert(issued.key);
+                let hidden = self
+                    .keys
+                    .iter()
+                    .position(|k| k.id == id)
+                    .and_then(|i| u32::try_from(i).ok())
+                    .is_some_and(|i| self.index.position_of(i).is_none());
+                if hidden {
+                    // Show the new key: a filter that hides it would look like a failure.
+                    self.index.set_filter("", &self.haystacks);
+                }
                 self.select_id(&id);
                 self.load_events();
                 self.success(format!("{verb} {name}"));

@@ -43,7 +43,7 @@ impl Copied {
                 format!("to the system clipboard (cleared in {} s)", after.as_secs())
             }
             Copied::Native { clears_after: None } => "to the system clipboard".to_owned(),
-            Copied::Terminal => "to your terminal's clipboard (OSC 52)".to_owned(),
+            Copied::Terminal => "to the terminal clipboard (OSC 52)".to_owned(),
         }
     }
 }

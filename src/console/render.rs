@@ -291,7 +291,7 @@ fn render_keys(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let block = Block::bordered().title(tabs_title(app));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let now = Utc::now();
+    let now = app.now();
     let wide = inner.width >= 100;
     let height = usize::from(inner.height.saturating_sub(1));
     let visible = app.index.visible();
@@ -379,7 +379,7 @@ fn render_detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.render_widget(Block::bordered().title(" detail "), area);
         return;
     };
-    let now = Utc::now();
+    let now = app.now();
     let block = Block::bordered().title(format!(" {} ", clean(&key.name)));
     let scopes = if key.scopes.is_empty() {
         "—".to_owned()
@@ -617,8 +617,13 @@ fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     if !app.marked.is_empty() {
         counts.push_str(&format!(" · {} marked", app.marked.len()));
     }
+    // On narrow screens a status message wins over the hints.
     let hints: Vec<&str> = keymap::footer().map(|b| b.label).collect();
-    let right = format!("{counts} · {}  {spinner} ", hints.join("  "));
+    let right = if area.width >= 100 || (app.status.is_none() && app.input == Input::None) {
+        format!("{counts} · {}  {spinner} ", hints.join("  "))
+    } else {
+        format!("{counts}  {spinner} ")
+    };
     let right_width = u16::try_from(right.chars().count())
         .unwrap_or(0)
         .min(area.width);
