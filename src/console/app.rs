@@ -415,7 +415,8 @@ impl App {
     pub fn replace_keys(&mut self, keys: Vec<api::Key>) {
         self.haystacks = keys.iter().map(haystack).collect();
         self.keys = keys;
-        self.marked.retain(|id| self.keys.iter().any(|k| &k.id == id));
+        self.marked
+            .retain(|id| self.keys.iter().any(|k| &k.id == id));
         self.reindex();
     }
 
@@ -585,6 +586,30 @@ impl App {
 
     // ------------------------------------------------------------ loading
 
+    /// Reloads the tenant without clearing what is shown: the list stays
+    /// usable while the server is slow or down.
+    fn refresh(&mut self) {
+        let Some(tenant) = self.tenant.clone() else {
+            self.start();
+            return;
+        };
+        self.fetch_tenant_details(tenant);
+        self.load_keys(!self.keys.is_empty());
+        self.load_events();
+        self.info("reloading…");
+    }
+
+    fn fetch_tenant_details(&self, tenant: String) {
+        self.net.spawn(move |client| async move {
+            let (settings, users) = tokio::join!(client.settings(&tenant), client.users(&tenant));
+            Msg::Tenant {
+                tenant,
+                settings,
+                users,
+            }
+        });
+    }
+
     fn load_tenant(&mut self, tenant: String) {
         self.tenant = Some(tenant.clone());
         self.settings = None;
@@ -596,15 +621,7 @@ impl App {
         self.selected = 0;
         self.offset = 0;
         self.index.rebuild(&self.keys, &self.haystacks);
-        let t = tenant.clone();
-        self.net.spawn(move |client| async move {
-            let (settings, users) = tokio::join!(client.settings(&t), client.users(&t));
-            Msg::Tenant {
-                tenant: t,
-                settings,
-                users,
-            }
-        });
+        self.fetch_tenant_details(tenant);
         self.load_keys(false);
         self.load_events();
     }
@@ -727,10 +744,7 @@ impl App {
             _ => Duration::from_secs(1),
         };
         let reason = error_text(err);
-        self.error(format!(
-            "server unreachable: {reason}; retrying in {} s",
-            backoff.as_secs()
-        ));
+        self.error(format!("{reason}; retrying in {} s", backoff.as_secs()));
         self.connection = Connection::Down {
             reason,
             retry_at: Instant::now() + backoff,
@@ -1109,13 +1123,7 @@ impl App {
                     }
                 ));
             }
-            Command::Refresh => {
-                if let Some(t) = self.tenant.clone() {
-                    self.load_tenant(t);
-                } else {
-                    self.start();
-                }
-            }
+            Command::Refresh => self.refresh(),
             Command::Mark => {
                 if let Some(id) = self.selected_key().map(|k| k.id.clone()) {
                     if !self.marked.remove(&id) {
