@@ -1,0 +1,32 @@
+//! The HTTP integration suite: each module drives a real keydesk server
+//! (in process, or the binary) with a fresh database, through its API only.
+//!
+//! - `helpers`: `spawn_app()`, the `TestApp` client, the `ServerProcess` binary runner.
+//! - `lifecycle`: a key from creation to deletion, and every verification code.
+//! - `permissions`: the role matrix, and 404 across tenants.
+//! - `settings`: each tenant setting's rule; "new keys only".
+//! - `preconditions`: ETag / If-Match and Idempotency-Key.
+//! - `validation`: bad input answers 4xx problem+json and writes nothing.
+//! - `concurrency`: revocation under load; racing edits, limits and retries.
+//! - `durability`: SIGKILL mid-stream loses no acknowledged creation.
+//! - `secrets`: no plaintext secret or token in the data directory or the logs.
+//! - `openapi`: the document and the routes agree.
+//! - `pagination`: cursors, sorts, filters and totals of the key list.
+//! - `events`: the audit log.
+
+// clippy.toml allows unwrap/expect in #[test] functions only; the helpers
+// and fixtures here are test code too, where a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod concurrency;
+mod durability;
+mod events;
+mod helpers;
+mod lifecycle;
+mod openapi;
+mod pagination;
+mod permissions;
+mod preconditions;
+mod secrets;
+mod settings;
+mod validation;

@@ -1,0 +1,139 @@
+//! The OpenAPI document describes every route the server answers, and the
+//! server answers every route the document describes.
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/me"),
+    ("GET", "/v1/tenants"),
+    ("POST", "/v1/tenants"),
+    ("GET", "/v1/tenants/{tenant}/settings"),
+    ("PATCH", "/v1/tenants/{tenant}/settings"),
+    ("GET", "/v1/tenants/{tenant}/keys"),
+    ("POST", "/v1/tenants/{tenant}/keys"),
+    ("GET", "/v1/tenants/{tenant}/keys/{id}"),
+    ("PATCH", "/v1/tenants/{tenant}/keys/{id}"),
+    ("DELETE", "/v1/tenants/{tenant}/keys/{id}"),
+    ("POST", "/v1/tenants/{tenant}/keys/{id}/disable"),
+    ("POST", "/v1/tenants/{tenant}/keys/{id}/enable"),
+    ("POST", "/v1/tenants/{tenant}/keys/{id}/revoke"),
+    ("POST", "/v1/tenants/{tenant}/keys/{id}/regenerate"),
+    ("POST", "/v1/tenants/{tenant}/keys/{id}/duplicate"),
+    ("POST", "/v1/tenants/{tenant}/keys/{id}/reveal"),
+    ("GET", "/v1/tenants/{tenant}/events"),
+    ("GET", "/v1/tenants/{tenant}/users"),
+    ("POST", "/v1/tenants/{tenant}/users"),
+    ("PATCH", "/v1/tenants/{tenant}/users/{id}"),
+    ("POST", "/v1/tenants/{tenant}/users/{id}/token"),
+    ("POST", "/v1/verify"),
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+];
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// Every (METHOD, path) the document describes.
+async fn documented(app: &crate::helpers::TestApp) -> BTreeSet<(String, String)> {
+    let reply = app
+        .send(app.request(Method::GET, "/openapi.json", None))
+        .await
+        .expect(200);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/json")),
+        "{:?}",
+        reply.headers
+    );
+    let doc = reply.json;
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut routes = BTreeSet::new();
+    for (path, item) in paths {
+        for method in METHODS {
+            if item.get(method).is_some() {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+#[tokio::test]
+async fn every_route_the_server_answers_is_in_the_openapi_document() {
+    let app = spawn_app().await;
+    let routes = documented(&app).await;
+    let missing: Vec<_> = ROUTES
+        .iter()
+        .filter(|(m, p)| !routes.contains(&((*m).to_owned(), (*p).to_owned())))
+        .collect();
+    assert!(missing.is_empty(), "not documented: {missing:?}");
+}
+
+#[tokio::test]
+async fn every_route_in_the_openapi_document_is_answered() {
+    let app = spawn_app().await;
+    app.create_tenant(
+        "acme",
+        json!({ "api_keys_enabled": true, "secret_retrieval": "admins" }),
+    )
+    .await;
+    let user = app.create_user("acme", "Ana", &["developer"], true).await;
+    let key = app.key_for("acme", &user.id, "k").await;
+    let routes = documented(&app).await;
+    assert!(routes.len() >= ROUTES.len());
+    // Mutations last, delete at the very end, so every route meets a real key.
+    let mut ordered: Vec<_> = routes.into_iter().collect();
+    ordered.sort_by_key(|(m, p)| (m == "DELETE", p.ends_with("/revoke"), m != "GET"));
+    for (method, template) in ordered {
+        let id = if template.contains("/users/") {
+            &user.id
+        } else {
+            &key.id
+        };
+        let path = template.replace("{tenant}", "acme").replace("{id}", id);
+        assert!(!path.contains('{'), "an unfilled placeholder in {template}");
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = app.request(method.clone(), &path, Some(&app.admin));
+        if method == Method::POST || method == Method::PATCH {
+            request = request.json(&json!({}));
+        }
+        let reply = app.send(request).await;
+        assert_ne!(reply.status, 405, "{method} {template}: {}", reply.text);
+        assert!(
+            !(reply.status == 404 && reply.detail().starts_with("no such route")),
+            "{method} {template} is documented but not served: {}",
+            reply.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn health_and_metrics_answer_without_a_token() {
+    let app = spawn_app().await;
+    let health = app
+        .send(app.request(Method::GET, "/healthz", None))
+        .await
+        .expect(200);
+    assert_eq!(health.json["status"], "ok");
+    app.verify("kd_nonsense").await;
+    let metrics = app
+        .send(app.request(Method::GET, "/metrics", None))
+        .await
+        .expect(200);
+    assert!(
+        metrics
+            .text
+            .contains("keydesk_verifications_total{code=\"NOT_FOUND\"} 1"),
+        "{}",
+        metrics.text
+    );
+}
