@@ -62,19 +62,22 @@ fn status_rank(status: KeyStatus) -> u8 {
     }
 }
 
-/// Natural order of a column: newest/most recent first for times, A–Z for text.
-fn compare(column: SortColumn, a: &Key, b: &Key) -> Ordering {
+/// The lowercase field `n` of a haystack (0 name, 1 id, 2 owner, 3 start).
+fn part(haystack: &str, n: usize) -> &str {
+    haystack.split('\u{1f}').nth(n).unwrap_or("")
+}
+
+/// Natural order of a column: newest/most recent first for times, A–Z for
+/// text (compared on the precomputed lowercase haystacks: no allocation).
+fn compare(column: SortColumn, a: (&Key, &str), b: (&Key, &str)) -> Ordering {
+    let ((a, a_text), (b, b_text)) = (a, b);
     let newest_first = || b.created_at.cmp(&a.created_at);
     let ordering = match column {
         SortColumn::Status => status_rank(a.status)
             .cmp(&status_rank(b.status))
             .then_with(newest_first),
-        SortColumn::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-        SortColumn::Owner => a
-            .owner
-            .name
-            .to_lowercase()
-            .cmp(&b.owner.name.to_lowercase()),
+        SortColumn::Name => part(a_text, 0).cmp(part(b_text, 0)),
+        SortColumn::Owner => part(a_text, 2).cmp(part(b_text, 2)),
         SortColumn::Created => newest_first(),
         SortColumn::LastUsed => b.last_used_at.cmp(&a.last_used_at),
         // Soonest first; keys that never expire last.
@@ -126,7 +129,8 @@ impl KeyIndex {
         self.sorted = (0..count).collect();
         let (column, reversed) = (self.column, self.reversed);
         self.sorted.sort_unstable_by(|&a, &b| {
-            let ordering = compare(column, &keys[a as usize], &keys[b as usize]);
+            let (a, b) = (a as usize, b as usize);
+            let ordering = compare(column, (&keys[a], &haystacks[a]), (&keys[b], &haystacks[b]));
             if reversed {
                 ordering.reverse()
             } else {
@@ -231,6 +235,28 @@ mod tests {
             names(&index, &keys),
             ["revoked", "disabled", "old-active", "new-active"]
         );
+    }
+
+    #[test]
+    fn name_and_owner_sorts_ignore_case() {
+        let mut keys = vec![
+            key("beta", KeyStatus::Active, 1),
+            key("Alpha", KeyStatus::Active, 2),
+            key("gamma", KeyStatus::Active, 3),
+        ];
+        keys[0].owner.name = "Zed".into();
+        keys[1].owner.name = "amy".into();
+        keys[2].owner.name = "Bob".into();
+        let hay: Vec<_> = keys.iter().map(haystack).collect();
+        let mut index = KeyIndex {
+            column: SortColumn::Name,
+            ..KeyIndex::default()
+        };
+        index.rebuild(&keys, &hay);
+        assert_eq!(names(&index, &keys), ["Alpha", "beta", "gamma"]);
+        index.column = SortColumn::Owner;
+        index.rebuild(&keys, &hay);
+        assert_eq!(names(&index, &keys), ["Alpha", "gamma", "beta"]);
     }
 
     #[test]

@@ -207,7 +207,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     render_footer(app, &theme, frame, areas.footer);
     match &app.dialog {
         None => {}
-        Some(Dialog::Help) => render_help(&theme, frame),
+        Some(Dialog::Help) => render_help(app, &theme, frame),
         Some(Dialog::Confirm(confirm)) => render_confirm(confirm, &theme, frame),
         Some(Dialog::Secret(modal)) => render_secret(modal, &theme, frame),
         Some(Dialog::Form(form)) => render_form(form, &theme, frame),
@@ -804,22 +804,45 @@ fn render_message(title: &str, lines: &[String], _theme: &Theme, frame: &mut Fra
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
 }
 
-/// The `?` overlay: every binding of the registry.
-fn render_help(theme: &Theme, frame: &mut Frame) {
-    let height = u16::try_from(BINDINGS.len()).unwrap_or(20) + 4;
-    let inner = modal(frame, 76, height, " keydesk keys ".to_owned());
+/// The `?` overlay: every binding of the registry, then why each greyed-out
+/// toolbar action is unavailable right now.
+fn render_help(app: &App, theme: &Theme, frame: &mut Frame) {
+    let unavailable: Vec<(&str, String)> = keymap::toolbar(app.readonly)
+        .filter_map(|b| {
+            app.disabled_reason(b.command)
+                .map(|reason| (b.keys, reason))
+        })
+        .collect();
+    let extra = if unavailable.is_empty() {
+        0
+    } else {
+        unavailable.len() + 2
+    };
+    let height = u16::try_from(BINDINGS.len() + extra).unwrap_or(30) + 4;
+    let inner = modal(frame, 78, height, " keydesk keys ".to_owned());
+    let key_style = theme.fg(Color::Cyan).add_modifier(Modifier::BOLD);
     let mut lines: Vec<Line> = BINDINGS
         .iter()
         .map(|b| {
             Line::from(vec![
-                Span::styled(
-                    format!("{:<12}", b.keys),
-                    theme.fg(Color::Cyan).add_modifier(Modifier::BOLD),
-                ),
+                Span::styled(format!("{:<12}", b.keys), key_style),
                 Span::raw(b.description),
             ])
         })
         .collect();
+    if !unavailable.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled(
+            "unavailable now",
+            Style::new().add_modifier(Modifier::BOLD),
+        )));
+        for (keys, reason) in unavailable {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{keys:<12}"), theme.dim()),
+                Span::raw(reason),
+            ]));
+        }
+    }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Esc or ? closes", theme.dim())));
     frame.render_widget(Paragraph::new(lines), inner);
