@@ -200,6 +200,13 @@ async fn wrong_method() -> ApiError {
     )
 }
 
+/// The span of a request: method and path only. The query string is left
+/// out because a caller may search for a pasted secret (`?q=kd_…`), and the
+/// log must never hold one.
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+}
+
 /// The application: every route, problem+json fallbacks, a body limit, tracing.
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
@@ -211,7 +218,7 @@ pub fn app(state: AppState) -> Router {
             count_responses,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
 }
 

@@ -190,13 +190,15 @@ pub async fn update_settings(
                     tenant.settings = next;
                     tenant.settings_version += 1;
                 }
-                let event = origin.event(
-                    now,
-                    Some(tenant.id.clone()),
-                    EventAction::SettingsUpdated,
-                    (tenant.id.as_str(), tenant.name.as_str()),
-                    serde_json::Value::Object(changes),
-                );
+                let event = (!changes.is_empty()).then(|| {
+                    origin.event(
+                        now,
+                        Some(tenant.id.clone()),
+                        EventAction::SettingsUpdated,
+                        (tenant.id.as_str(), tenant.name.as_str()),
+                        serde_json::Value::Object(changes),
+                    )
+                });
                 Ok(SettingsWrite {
                     tenant,
                     event,

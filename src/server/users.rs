@@ -183,13 +183,15 @@ pub async fn update_user(
                     .filter(|f| b[*f] != a[*f])
                     .map(|f| (f.to_owned(), json!({ "from": b[f], "to": a[f] })))
                     .collect();
-                let event = origin.event(
-                    now,
-                    user.tenant_id.clone(),
-                    EventAction::UserUpdated,
-                    (user.id.as_str(), user.name.as_str()),
-                    serde_json::Value::Object(changes),
-                );
+                let event = (!changes.is_empty()).then(|| {
+                    origin.event(
+                        now,
+                        user.tenant_id.clone(),
+                        EventAction::UserUpdated,
+                        (user.id.as_str(), user.name.as_str()),
+                        serde_json::Value::Object(changes),
+                    )
+                });
                 Ok((user, event))
             }),
         )

@@ -177,14 +177,16 @@ pub enum Created {
 /// What a settings change writes.
 pub struct SettingsWrite {
     pub tenant: Tenant,
-    pub event: NewEvent,
+    /// `None` when nothing changed: a no-op writes no event.
+    pub event: Option<NewEvent>,
     /// Secret retrieval was switched off: drop every stored ciphertext.
     pub forget_stored_secrets: bool,
 }
 
 pub type SettingsMutation = Box<dyn FnOnce(Tenant) -> Result<SettingsWrite, Refusal> + Send>;
 
-pub type UserMutation = Box<dyn FnOnce(User) -> Result<(User, NewEvent), Refusal> + Send>;
+/// A user mutation; its event is `None` when nothing changed.
+pub type UserMutation = Box<dyn FnOnce(User) -> Result<(User, Option<NewEvent>), Refusal> + Send>;
 
 /// An events list request.
 #[derive(Debug, Clone, Default)]

@@ -62,6 +62,22 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
+    // SQLite's LOWER folds ASCII only; PostgreSQL's folds Unicode. Replacing
+    // it keeps the same SQL meaning the same thing on both: `q=über` finds "Über".
+    conn.create_scalar_function(
+        "lower",
+        1,
+        rusqlite::functions::FunctionFlags::SQLITE_UTF8
+            | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                rusqlite::types::ValueRef::Text(bytes) => {
+                    Some(String::from_utf8_lossy(bytes).to_lowercase())
+                }
+                _ => None,
+            })
+        },
+    )?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -680,7 +696,9 @@ impl Store for SqliteStore {
                     user.id.as_str()
                 ],
             )?;
-            insert_event(tx, &event)?;
+            if let Some(event) = &event {
+                insert_event(tx, event)?;
+            }
             Ok(user)
         })
         .await
@@ -776,7 +794,9 @@ impl Store for SqliteStore {
                     params![id],
                 )?;
             }
-            insert_event(tx, &write.event)?;
+            if let Some(event) = &write.event {
+                insert_event(tx, event)?;
+            }
             Ok(write.tenant)
         })
         .await

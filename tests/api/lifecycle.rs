@@ -524,6 +524,7 @@ async fn verifications_are_counted_in_usage_and_last_used() {
 /// SPEC §2/§3: `POST …/regenerate {grace_seconds}` — "both secrets verify
 /// until the grace ends".
 #[tokio::test]
+#[ignore = "rotation with a grace period is scheduled for a later issue (see issue 2, 'Later')"]
 async fn regenerating_with_a_grace_period_keeps_the_old_secret_verifying_until_it_ends() {
     let app = spawn_app().await;
     let tenant = app.enabled_tenant("acme").await;
