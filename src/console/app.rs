@@ -893,9 +893,11 @@ impl App {
                 self.reindex();
             }
         } else {
+            let first_new = self.keys.len();
             self.haystacks.extend(page.items.iter().map(haystack));
             self.keys.extend(page.items);
-            self.reindex();
+            self.index.extend(&self.keys, &self.haystacks, first_new);
+            self.clamp_selection();
         }
         self.reconnected();
         if let (Some(cursor), Some(tenant)) = (next, self.tenant.clone()) {

@@ -6,7 +6,9 @@
 //! when it arrives, so a filter keystroke is one substring scan per key. A
 //! filter that extends the previous one only narrows the current result.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
+
+use chrono::{DateTime, Utc};
 
 use crate::api::Key;
 use crate::domain::KeyStatus;
@@ -67,28 +69,29 @@ fn part(haystack: &str, n: usize) -> &str {
     haystack.split('\u{1f}').nth(n).unwrap_or("")
 }
 
-/// Natural order of a column: newest/most recent first for times, A–Z for
-/// text (compared on the precomputed lowercase haystacks: no allocation).
-fn compare(column: SortColumn, a: (&Key, &str), b: (&Key, &str)) -> Ordering {
-    let ((a, a_text), (b, b_text)) = (a, b);
-    let newest_first = || b.created_at.cmp(&a.created_at);
-    let ordering = match column {
-        SortColumn::Status => status_rank(a.status)
-            .cmp(&status_rank(b.status))
-            .then_with(newest_first),
-        SortColumn::Name => part(a_text, 0).cmp(part(b_text, 0)),
-        SortColumn::Owner => part(a_text, 2).cmp(part(b_text, 2)),
-        SortColumn::Created => newest_first(),
-        SortColumn::LastUsed => b.last_used_at.cmp(&a.last_used_at),
-        // Soonest first; keys that never expire last.
-        SortColumn::Expires => match (a.expires_at, b.expires_at) {
-            (Some(x), Some(y)) => x.cmp(&y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        },
-    };
-    ordering.then_with(|| a.id.cmp(&b.id))
+/// A key's position under a sort column: compared as a whole, with the id
+/// last so the order is total. Text comes from the lowercase haystack.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SortKey<'a> {
+    Status(u8, Reverse<DateTime<Utc>>, &'a str),
+    Text(&'a str, &'a str),
+    Newest(Reverse<Option<DateTime<Utc>>>, &'a str),
+    /// Soonest first; keys that never expire last.
+    Expires(bool, Option<DateTime<Utc>>, &'a str),
+}
+
+/// The natural order of a column: newest or most recent first for times,
+/// A–Z for text, status then newest first for the status.
+fn sort_key<'a>(column: SortColumn, key: &'a Key, haystack: &'a str) -> SortKey<'a> {
+    let id = key.id.as_str();
+    match column {
+        SortColumn::Status => SortKey::Status(status_rank(key.status), Reverse(key.created_at), id),
+        SortColumn::Name => SortKey::Text(part(haystack, 0), id),
+        SortColumn::Owner => SortKey::Text(part(haystack, 2), id),
+        SortColumn::Created => SortKey::Newest(Reverse(Some(key.created_at)), id),
+        SortColumn::LastUsed => SortKey::Newest(Reverse(key.last_used_at), id),
+        SortColumn::Expires => SortKey::Expires(key.expires_at.is_none(), key.expires_at, id),
+    }
 }
 
 /// The lowercase text a filter searches in.
@@ -123,21 +126,57 @@ impl KeyIndex {
         &self.filter
     }
 
-    /// Sorts all keys and applies the filter again: after a load or a sort change.
+    fn ordering(&self, keys: &[Key], haystacks: &[String], a: u32, b: u32) -> Ordering {
+        let (a, b) = (a as usize, b as usize);
+        let ordering = sort_key(self.column, &keys[a], &haystacks[a]).cmp(&sort_key(
+            self.column,
+            &keys[b],
+            &haystacks[b],
+        ));
+        if self.reversed {
+            ordering.reverse()
+        } else {
+            ordering
+        }
+    }
+
+    /// Sorts all keys and applies the filter again: after a sort change or a
+    /// change to existing keys. Each key's sort key is computed once.
     pub fn rebuild(&mut self, keys: &[Key], haystacks: &[String]) {
         let count = u32::try_from(keys.len()).unwrap_or(u32::MAX);
-        self.sorted = (0..count).collect();
-        let (column, reversed) = (self.column, self.reversed);
-        self.sorted.sort_unstable_by(|&a, &b| {
-            let (a, b) = (a as usize, b as usize);
-            let ordering = compare(column, (&keys[a], &haystacks[a]), (&keys[b], &haystacks[b]));
-            if reversed {
-                ordering.reverse()
-            } else {
-                ordering
-            }
-        });
+        let mut sorted: Vec<u32> = (0..count).collect();
+        let column = self.column;
+        sorted.sort_by_cached_key(|&i| sort_key(column, &keys[i as usize], &haystacks[i as usize]));
+        if self.reversed {
+            sorted.reverse();
+        }
+        self.sorted = sorted;
         self.visible = self.matching(&self.sorted, haystacks);
+    }
+
+    /// Takes in keys appended from `first_new` on (a page arrived). Pages
+    /// that continue the current order just extend it, so loading 100,000
+    /// keys page by page costs one pass, not one sort per page.
+    pub fn extend(&mut self, keys: &[Key], haystacks: &[String], first_new: usize) {
+        let count = u32::try_from(keys.len()).unwrap_or(u32::MAX);
+        let first = u32::try_from(first_new).unwrap_or(u32::MAX);
+        let fresh: Vec<u32> = (first..count).collect();
+        let in_order = fresh
+            .windows(2)
+            .all(|w| self.ordering(keys, haystacks, w[0], w[1]) != Ordering::Greater)
+            && match (self.sorted.last(), fresh.first()) {
+                (Some(&last), Some(&next)) => {
+                    self.ordering(keys, haystacks, last, next) != Ordering::Greater
+                }
+                _ => true,
+            };
+        if !in_order {
+            self.rebuild(keys, haystacks);
+            return;
+        }
+        let matching = self.matching(&fresh, haystacks);
+        self.sorted.extend(fresh);
+        self.visible.extend(matching);
     }
 
     /// Sets the filter; narrows the current result when the new filter extends the old one.
@@ -257,6 +296,28 @@ mod tests {
         index.column = SortColumn::Owner;
         index.rebuild(&keys, &hay);
         assert_eq!(names(&index, &keys), ["Alpha", "gamma", "beta"]);
+    }
+
+    #[test]
+    fn pages_in_order_extend_the_index_and_others_resort_it() {
+        let mut keys = vec![
+            key("a-new", KeyStatus::Active, 1),
+            key("b-old", KeyStatus::Active, 9),
+        ];
+        let mut hay: Vec<_> = keys.iter().map(haystack).collect();
+        let mut index = KeyIndex::default();
+        index.rebuild(&keys, &hay);
+        keys.push(key("c-revoked", KeyStatus::Revoked, 5));
+        hay.push(haystack(&keys[2]));
+        index.extend(&keys, &hay, 2);
+        assert_eq!(names(&index, &keys), ["a-new", "b-old", "c-revoked"]);
+        keys.push(key("d-newest", KeyStatus::Active, 0));
+        hay.push(haystack(&keys[3]));
+        index.extend(&keys, &hay, 3);
+        assert_eq!(
+            names(&index, &keys),
+            ["d-newest", "a-new", "b-old", "c-revoked"]
+        );
     }
 
     #[test]
