@@ -314,6 +314,8 @@ pub struct App {
     pub selected: usize,
     pub offset: usize,
     pub marked: BTreeSet<String>,
+    /// The filter as typed (the index keeps it lowercased).
+    pub filter_text: String,
     pub view: View,
     pub detail_zoomed: bool,
     pub input: Input,
@@ -359,6 +361,7 @@ impl App {
             selected: 0,
             offset: 0,
             marked: BTreeSet::new(),
+            filter_text: String::new(),
             view: View::Keys,
             detail_zoomed: false,
             input: Input::None,
@@ -769,6 +772,12 @@ impl App {
         self.connection = Connection::Live;
     }
 
+    /// True when a key from a reply belongs to the tenant on screen; a reply
+    /// that arrives after `:tenant` switched away only reports its outcome.
+    fn on_screen(&self, key: &api::Key) -> bool {
+        self.tenant.as_deref() == Some(key.tenant.as_str())
+    }
+
     pub fn on_msg(&mut self, msg: Msg) {
         match msg {
             Msg::Me(Ok(me)) => {
@@ -830,8 +839,10 @@ impl App {
                         "{verb} {}",
                         crate::domain::text::strip_control(&key.name)
                     ));
-                    self.upsert(key);
-                    self.load_events();
+                    if self.on_screen(&key) {
+                        self.upsert(key);
+                        self.load_events();
+                    }
                 }
                 Err(err) => self.failed(verb, &err),
             },
@@ -913,6 +924,23 @@ impl App {
                 if matches!(self.dialog, Some(Dialog::Form(_))) {
                     self.dialog = None;
                 }
+                if !self.on_screen(&issued.key) {
+                    // Another tenant is on screen now; still show the secret once.
+                    if let Some(secret) = issued.secret {
+                        self.dialog = Some(Dialog::Secret(SecretModal {
+                            title: format!(
+                                "{verb} {} ({})",
+                                crate::domain::text::strip_control(&issued.key.name),
+                                issued.key.tenant
+                            ),
+                            key_id: issued.key.id,
+                            secret: Zeroizing::new(secret),
+                            copied: None,
+                            close_focused: false,
+                        }));
+                    }
+                    return;
+                }
                 let id = issued.key.id.clone();
                 let name = crate::domain::text::strip_control(&issued.key.name);
                 self.upsert(issued.key);
@@ -925,6 +953,7 @@ impl App {
                 if hidden {
                     // Show the new key: a filter that hides it would look like a failure.
                     self.index.set_filter("", &self.haystacks);
+                    self.filter_text.clear();
                 }
                 self.select_id(&id);
                 self.load_events();
@@ -956,7 +985,9 @@ impl App {
             match result {
                 Ok(key) => {
                     self.marked.remove(&key.id);
-                    self.upsert(key);
+                    if self.on_screen(&key) {
+                        self.upsert(key);
+                    }
                 }
                 Err(err) => failures.push(format!(
                     "{}: {}",
@@ -1085,6 +1116,7 @@ impl App {
                     self.detail_zoomed = false;
                 } else if !self.index.filter().is_empty() {
                     self.index.set_filter("", &self.haystacks);
+                    self.filter_text.clear();
                     self.clamp_selection();
                 } else if !self.marked.is_empty() {
                     self.marked.clear();
@@ -1370,7 +1402,7 @@ impl App {
     }
 
     fn on_filter_key(&mut self, key: KeyEvent) {
-        let mut filter = self.index.filter().to_owned();
+        let mut filter = self.filter_text.clone();
         match key.code {
             KeyCode::Enter => {
                 self.input = Input::None;
@@ -1394,10 +1426,55 @@ impl App {
             }
             _ => return,
         }
+        self.apply_filter(filter);
+    }
+
+    /// Sets the filter. A pasted secret is replaced by its `start` (the
+    /// prefix and first characters, which every key shows), so the key is
+    /// found while the secret itself is neither kept nor drawn.
+    fn apply_filter(&mut self, filter: String) {
+        let filter = match crate::domain::Secret::parse(filter.trim()) {
+            Ok(secret) => {
+                let start = secret.start();
+                self.info(format!(
+                    "pasted a secret: showing keys whose secret starts {start}…"
+                ));
+                start
+            }
+            Err(_) => filter,
+        };
         self.index.set_filter(&filter, &self.haystacks);
+        self.filter_text = filter;
         self.selected = 0;
         self.offset = 0;
         self.clamp_selection();
+    }
+
+    /// Text pasted into the terminal (bracketed paste): one event, not keystrokes.
+    pub fn on_paste(&mut self, text: &str) {
+        let text: String = text.chars().filter(|c| !c.is_control()).collect();
+        match &mut self.input {
+            Input::Filter => {
+                let mut filter = self.filter_text.clone();
+                filter.push_str(&text);
+                self.apply_filter(filter);
+            }
+            Input::Command(line) => line.push_str(&text),
+            Input::None if self.dialog.is_none() => {
+                self.view = View::Keys;
+                self.input = Input::Filter;
+                self.apply_filter(text);
+            }
+            Input::None => {
+                if let Some(Dialog::Form(form)) = self.dialog.as_mut() {
+                    match form.focus {
+                        FormField::Name => form.name.text.push_str(&text),
+                        FormField::Description => form.description.text.push_str(&text),
+                        _ => {}
+                    }
+                }
+            }
+        }
     }
 
     fn on_command_key(&mut self, key: KeyEvent) {
@@ -1418,11 +1495,12 @@ impl App {
     }
 
     fn run_command_line(&mut self, line: &str) {
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("q" | "quit"), None) => self.quit = true,
-            (Some("tenant" | "t"), Some(name)) => self.switch_tenant(name),
-            (Some("tenant" | "t"), None) => {
+        let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let rest = rest.trim();
+        match word {
+            "q" | "quit" if rest.is_empty() => self.quit = true,
+            "tenant" | "t" if !rest.is_empty() => self.switch_tenant(rest),
+            "tenant" | "t" => {
                 let known: Vec<String> = self
                     .me
                     .iter()
@@ -1430,8 +1508,11 @@ impl App {
                     .collect();
                 self.info(format!("tenants: {}", known.join(", ")));
             }
-            (None, _) => {}
-            _ => self.error(format!("unknown command {line:?}; try :tenant NAME or :q")),
+            "" => {}
+            _ => self.error(format!(
+                "unknown command {:?}; try :tenant NAME or :q",
+                crate::domain::text::strip_control(line)
+            )),
         }
     }
 

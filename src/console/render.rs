@@ -237,16 +237,27 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
             )
         }
     };
+    // The connection state and the mode are drawn first, at the right edge;
+    // the rest gets what is left and is cut from its end.
+    let mode = if app.readonly { "  [R] " } else { "  [RW] " };
+    let right_width =
+        u16::try_from(connection.content.chars().count() + mode.len() + 1).unwrap_or(0);
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
+    let text = format!(" · {tenant} · {who} · {}", clean(app.net.client.base()));
     let line = Line::from(vec![
         Span::styled(" keydesk", Style::new().add_modifier(Modifier::BOLD)),
-        Span::raw(format!(
-            " · {tenant} · {who} · {} ",
-            clean(app.net.client.base())
-        )),
-        connection,
-        Span::raw(if app.readonly { "  [R]" } else { "  [RW]" }),
+        Span::raw(text),
     ]);
-    frame.render_widget(Paragraph::new(line), area);
+    frame.render_widget(Paragraph::new(line), left);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::raw(" "),
+            connection,
+            Span::raw(mode),
+        ])),
+        right,
+    );
 }
 
 fn render_toolbar(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -585,7 +596,7 @@ fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let left: Vec<Span> = match &app.input {
         Input::Filter => vec![Span::raw(format!(
             " / filter: {}_",
-            clean(app.index.filter())
+            clean(&app.filter_text)
         ))],
         Input::Command(line) => vec![Span::raw(format!(" :{}_", clean(line)))],
         Input::None => match &app.status {
@@ -594,10 +605,7 @@ fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 theme.level(status.level),
             )],
             None if !app.index.filter().is_empty() => {
-                vec![Span::raw(format!(
-                    " / filter: {}",
-                    clean(app.index.filter())
-                ))]
+                vec![Span::raw(format!(" / filter: {}", clean(&app.filter_text)))]
             }
             None => vec![Span::raw("")],
         },
@@ -807,43 +815,63 @@ fn render_message(title: &str, lines: &[String], _theme: &Theme, frame: &mut Fra
 /// The `?` overlay: every binding of the registry, then why each greyed-out
 /// toolbar action is unavailable right now.
 fn render_help(app: &App, theme: &Theme, frame: &mut Frame) {
+    const KEYS: usize = 11;
+    let screen = frame.area();
+    let width = screen.width.min(78);
+    let half = usize::from(width.saturating_sub(2)) / 2;
+    let key_style = theme.fg(Color::Cyan).add_modifier(Modifier::BOLD);
+    let entry = |b: &keymap::Binding| {
+        vec![
+            Span::styled(format!("{:<KEYS$}", b.keys), key_style),
+            Span::raw(b.description),
+        ]
+    };
+    // One binding per line if they fit; on short screens, pairs of short
+    // entries share a line so that every binding stays in sight at 80x24.
+    let pack = BINDINGS.len() + 4 > usize::from(screen.height);
+    let short = |b: &keymap::Binding| KEYS + b.description.chars().count() < half;
+    let mut lines: Vec<Line> = Vec::new();
+    let mut i = 0;
+    while i < BINDINGS.len() {
+        let binding = &BINDINGS[i];
+        match BINDINGS.get(i + 1) {
+            Some(next) if pack && short(binding) && short(next) => {
+                let mut spans = entry(binding);
+                let used = KEYS + binding.description.chars().count();
+                spans.push(Span::raw(" ".repeat(half.saturating_sub(used))));
+                spans.extend(entry(next));
+                lines.push(Line::from(spans));
+                i += 2;
+            }
+            _ => {
+                lines.push(Line::from(entry(binding)));
+                i += 1;
+            }
+        }
+    }
     let unavailable: Vec<(&str, String)> = keymap::toolbar(app.readonly)
         .filter_map(|b| {
             app.disabled_reason(b.command)
                 .map(|reason| (b.keys, reason))
         })
         .collect();
-    let extra = if unavailable.is_empty() {
-        0
-    } else {
-        unavailable.len() + 2
-    };
-    let height = u16::try_from(BINDINGS.len() + extra).unwrap_or(30) + 4;
-    let inner = modal(frame, 78, height, " keydesk keys ".to_owned());
-    let key_style = theme.fg(Color::Cyan).add_modifier(Modifier::BOLD);
-    let mut lines: Vec<Line> = BINDINGS
-        .iter()
-        .map(|b| {
-            Line::from(vec![
-                Span::styled(format!("{:<12}", b.keys), key_style),
-                Span::raw(b.description),
-            ])
-        })
-        .collect();
-    if !unavailable.is_empty() {
+    let room = usize::from(screen.height.saturating_sub(4)).saturating_sub(lines.len() + 2);
+    if !unavailable.is_empty() && room >= 3 {
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
             "unavailable now",
             Style::new().add_modifier(Modifier::BOLD),
         )));
-        for (keys, reason) in unavailable {
+        for (keys, reason) in unavailable.into_iter().take(room - 2) {
             lines.push(Line::from(vec![
-                Span::styled(format!("{keys:<12}"), theme.dim()),
+                Span::styled(format!("{keys:<KEYS$}"), theme.dim()),
                 Span::raw(reason),
             ]));
         }
     }
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("Esc or ? closes", theme.dim())));
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let inner = modal(frame, width, height, " keydesk keys ".to_owned());
     frame.render_widget(Paragraph::new(lines), inner);
 }

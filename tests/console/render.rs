@@ -527,7 +527,6 @@ fn assert_every_binding(screen: &str) {
 
 /// SPEC §4: 80x24 must stay usable; the help is how a user finds the keys.
 #[tokio::test]
-#[ignore = "console bug: the help overlay is taller than 24 rows and loses its last lines"]
 async fn help_fits_an_80x24_terminal() {
     let mut console = console();
     console.char('?');
@@ -639,7 +638,6 @@ async fn control_characters_from_the_server_never_reach_the_screen() {
 /// SPEC §4: `--readonly` shows `[R]`, and the connection state must stay in
 /// sight; at 80 columns the header runs out of room before either.
 #[tokio::test]
-#[ignore = "console bug: at 80 columns the header cuts off the connection state and [R]"]
 async fn narrow_header_keeps_the_connection_state_and_read_only_marker() {
     let mut console = console();
     console.app.readonly = true;
