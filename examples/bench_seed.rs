@@ -86,6 +86,16 @@ const SERVICES: &[&str] = &[
 
 const ENVIRONMENTS: &[&str] = &["production", "staging", "development", "load test"];
 
+/// What becomes of a generated key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Active,
+    ActiveExpiring,
+    Disabled,
+    Expired,
+    Revoked,
+}
+
 /// How far back the keys' creation times reach.
 const HISTORY_DAYS: i64 = 730;
 
@@ -176,14 +186,21 @@ async fn main() -> Result<()> {
             .filter(|_| rng.random_bool(0.5))
             .cloned()
             .collect();
-        // Expiry set at creation for some keys; its outcome is decided below.
-        let roll: f64 = if valid { 0.0 } else { rng.random() };
-        let expires_at = if roll >= 0.45 && roll < 0.70 {
-            // Active with a future expiry.
-            Some(now + Duration::days(rng.random_range(1..365)))
+        // The key's fate: 70 % active (a third of them with a future expiry),
+        // 10 % each disabled, expired and revoked.
+        let fate = if valid {
+            Fate::Active
         } else {
-            None
+            match rng.random_range(0..100u32) {
+                0..45 => Fate::Active,
+                45..70 => Fate::ActiveExpiring,
+                70..80 => Fate::Disabled,
+                80..90 => Fate::Expired,
+                _ => Fate::Revoked,
+            }
         };
+        let expires_at =
+            (fate == Fate::ActiveExpiring).then(|| now + Duration::days(rng.random_range(1..365)));
         let request = NewKey {
             name,
             description,
@@ -200,27 +217,30 @@ async fn main() -> Result<()> {
         }
         drop(secret);
 
-        if roll >= 0.70 && roll < 0.80 {
-            // Disabled some time after creation.
-            key.lifecycle = Lifecycle::Disabled;
-            key.updated_at = between(&mut rng, created_at, now);
-            key.version += 1;
-            by_status[1] += 1;
-        } else if roll >= 0.80 && roll < 0.90 {
-            // Expired: an expiry between creation and now.
-            key.expires_at = Some(between(&mut rng, created_at, now));
-            by_status[2] += 1;
-        } else if roll >= 0.90 {
-            // Revoked some time after creation, by its creator.
-            let at = between(&mut rng, created_at, now);
-            key.lifecycle = Lifecycle::Revoked;
-            key.revoked_at = Some(at);
-            key.revoked_by = Some(creator);
-            key.updated_at = at;
-            key.version += 1;
-            by_status[3] += 1;
-        } else {
-            by_status[0] += 1;
+        match fate {
+            Fate::Active | Fate::ActiveExpiring => by_status[0] += 1,
+            Fate::Disabled => {
+                // Disabled some time after creation.
+                key.lifecycle = Lifecycle::Disabled;
+                key.updated_at = between(&mut rng, created_at, now);
+                key.version += 1;
+                by_status[1] += 1;
+            }
+            Fate::Expired => {
+                // An expiry between creation and now.
+                key.expires_at = Some(between(&mut rng, created_at, now));
+                by_status[2] += 1;
+            }
+            Fate::Revoked => {
+                // Revoked some time after creation, by its creator.
+                let at = between(&mut rng, created_at, now);
+                key.lifecycle = Lifecycle::Revoked;
+                key.revoked_at = Some(at);
+                key.revoked_by = Some(creator);
+                key.updated_at = at;
+                key.version += 1;
+                by_status[3] += 1;
+            }
         }
         if !valid && rng.random_bool(0.6) {
             let until = key.revoked_at.unwrap_or(now);
