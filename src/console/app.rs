@@ -26,6 +26,8 @@ use crate::domain::{
 
 /// Keys fetched per request while loading a tenant.
 pub const PAGE_SIZE: u32 = 1000;
+/// The first page is small: a screenful arrives fast, the rest follows.
+pub const FIRST_PAGE_SIZE: u32 = 100;
 /// A tenant with at most this many keys is reloaded in the background.
 const LIVE_RELOAD_MAX_KEYS: usize = 5000;
 const LIVE_RELOAD_EVERY: Duration = Duration::from_secs(10);
@@ -649,8 +651,9 @@ impl App {
     fn fetch_page(&self, tenant: String, cursor: Option<String>) {
         let generation = self.generation;
         self.net.spawn(move |client| async move {
+            let limit = if cursor.is_none() { FIRST_PAGE_SIZE } else { PAGE_SIZE };
             let query = KeyListQuery {
-                limit: Some(PAGE_SIZE),
+                limit: Some(limit),
                 cursor,
                 ..KeyListQuery::default()
             };
