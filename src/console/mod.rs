@@ -86,6 +86,43 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// SIGHUP (the SSH session or terminal went away) and SIGTERM: quit
+/// through the normal path, so the terminal is restored and `keydesk demo`
+/// removes its temporary files.
+struct Hangup {
+    #[cfg(unix)]
+    signals: Vec<tokio::signal::unix::Signal>,
+}
+
+impl Hangup {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = [SignalKind::hangup(), SignalKind::terminate()]
+                .into_iter()
+                .filter_map(|kind| signal(kind).ok())
+                .collect();
+            Self { signals }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            if self.signals.is_empty() {
+                return std::future::pending().await;
+            }
+            let waits = self.signals.iter_mut().map(|s| Box::pin(s.recv()));
+            futures::future::select_all(waits).await;
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    }
+}
+
 /// True unless `NO_COLOR` is set to something (see no-color.org).
 #[must_use]
 pub fn color_enabled() -> bool {
@@ -110,6 +147,7 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
     app.on_resize(size.width, size.height);
     app.start();
     let mut events = EventStream::new();
+    let mut hangup = Hangup::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -126,6 +164,7 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
             },
             Some(msg) = rx.recv() => app.on_msg(msg),
             _ = tick.tick() => app.on_tick(),
+            () = hangup.recv() => app.quit = true,
         }
         if app.quit {
             break;
