@@ -73,9 +73,10 @@ fn part(haystack: &str, n: usize) -> &str {
 /// last so the order is total. Text comes from the lowercase haystack.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum SortKey<'a> {
-    Status(u8, Reverse<DateTime<Utc>>, &'a str),
+    /// Ties (the same millisecond) go by id descending, as the server pages them.
+    Status(u8, Reverse<DateTime<Utc>>, Reverse<&'a str>),
     Text(&'a str, &'a str),
-    Newest(Reverse<Option<DateTime<Utc>>>, &'a str),
+    Newest(Reverse<Option<DateTime<Utc>>>, Reverse<&'a str>),
     /// Soonest first; keys that never expire last.
     Expires(bool, Option<DateTime<Utc>>, &'a str),
 }
@@ -85,11 +86,15 @@ enum SortKey<'a> {
 fn sort_key<'a>(column: SortColumn, key: &'a Key, haystack: &'a str) -> SortKey<'a> {
     let id = key.id.as_str();
     match column {
-        SortColumn::Status => SortKey::Status(status_rank(key.status), Reverse(key.created_at), id),
+        SortColumn::Status => SortKey::Status(
+            status_rank(key.status),
+            Reverse(key.created_at),
+            Reverse(id),
+        ),
         SortColumn::Name => SortKey::Text(part(haystack, 0), id),
         SortColumn::Owner => SortKey::Text(part(haystack, 2), id),
-        SortColumn::Created => SortKey::Newest(Reverse(Some(key.created_at)), id),
-        SortColumn::LastUsed => SortKey::Newest(Reverse(key.last_used_at), id),
+        SortColumn::Created => SortKey::Newest(Reverse(Some(key.created_at)), Reverse(id)),
+        SortColumn::LastUsed => SortKey::Newest(Reverse(key.last_used_at), Reverse(id)),
         SortColumn::Expires => SortKey::Expires(key.expires_at.is_none(), key.expires_at, id),
     }
 }

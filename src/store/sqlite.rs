@@ -26,7 +26,10 @@ use crate::domain::{
 };
 
 /// Schema migrations, applied in order at start; each runs once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_search.sql")),
+];
 
 /// Idle reader connections kept open.
 const READERS: usize = 8;
@@ -246,8 +249,9 @@ fn insert_key(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO keys (id, tenant_id, name, description, owner_id, scopes, lifecycle, created_at, \
          created_by, updated_at, updated_by, expires_at, last_used_at, revoked_at, revoked_by, start, \
-         secret_digest, encrypted_secret, previous_secret_digest, previous_secret_valid_until, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+         secret_digest, encrypted_secret, previous_secret_digest, previous_secret_valid_until, version, \
+         name_lower, search_text) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
         params![
             key.id.as_str(),
             key.tenant_id.as_str(),
@@ -270,9 +274,17 @@ fn insert_key(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
             key.previous_secret_digest,
             key.previous_secret_valid_until.map(millis),
             key.version,
+            key.name.as_str().to_lowercase(),
+            search_text(key),
         ],
     )?;
     Ok(())
+}
+
+/// The lowercase text a key search (`q`) looks in: name, id and start.
+/// (Owner names are searched through `users.name_lower`.)
+fn search_text(key: &ApiKey) -> String {
+    format!("{} {} {}", key.name, key.id, key.start).to_lowercase()
 }
 
 /// Writes every field a mutation may change; `last_used_at` belongs to the usage flush.
@@ -281,7 +293,8 @@ fn update_key_row(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
         "UPDATE keys SET name = $1, description = $2, owner_id = $3, scopes = $4, lifecycle = $5, \
          updated_at = $6, updated_by = $7, expires_at = $8, revoked_at = $9, revoked_by = $10, \
          start = $11, secret_digest = $12, encrypted_secret = $13, previous_secret_digest = $14, \
-         previous_secret_valid_until = $15, version = $16 WHERE id = $17",
+         previous_secret_valid_until = $15, version = $16, name_lower = $17, search_text = $18 \
+         WHERE id = $19",
         params![
             key.name.as_str(),
             key.description.as_str(),
@@ -299,6 +312,8 @@ fn update_key_row(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
             key.previous_secret_digest,
             key.previous_secret_valid_until.map(millis),
             key.version,
+            key.name.as_str().to_lowercase(),
+            search_text(key),
             key.id.as_str(),
         ],
     )?;
@@ -383,8 +398,8 @@ fn load_user(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
 
 fn insert_user(tx: &Connection, user: &User, token_digest: &str) -> StoreResult<()> {
     tx.execute(
-        "INSERT INTO users (id, tenant_id, name, email, roles, licensed, token_digest, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO users (id, tenant_id, name, email, roles, licensed, token_digest, created_at, name_lower) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         params![
             user.id.as_str(),
             user.tenant_id.as_ref().map(TenantId::as_str),
@@ -394,6 +409,7 @@ fn insert_user(tx: &Connection, user: &User, token_digest: &str) -> StoreResult<
             user.licensed,
             token_digest,
             millis(user.created_at),
+            user.name.as_str().to_lowercase(),
         ],
     )?;
     Ok(())
@@ -432,8 +448,20 @@ impl Sql {
 const STATUS_GROUP: i64 = 10_000_000_000_000;
 const NEVER: i64 = 9_000_000_000_000_000;
 
-/// Appends the sort expression of `field`; its natural direction is ascending
-/// for status, name and expires, descending for created and last_used.
+/// The position of a status in the default sort.
+fn status_rank(status: KeyStatus) -> i64 {
+    match status {
+        KeyStatus::Active => 0,
+        KeyStatus::Disabled => 1,
+        KeyStatus::Expired => 2,
+        KeyStatus::Revoked => 3,
+    }
+}
+
+/// Appends the sort expression of `field`; its natural direction is
+/// ascending for status, name and expires, descending for created and
+/// last_used. (The status sort's pages come from `status_page`; its
+/// expression here serves cursors and other queries.)
 fn push_sort_expression(sql: &mut Sql, field: SortField, now: i64) -> bool {
     match field {
         SortField::Status => {
@@ -445,7 +473,7 @@ fn push_sort_expression(sql: &mut Sql, field: SortField, now: i64) -> bool {
             true
         }
         SortField::Name => {
-            sql.push("LOWER(k.name)");
+            sql.push("k.name_lower");
             true
         }
         SortField::Created => {
@@ -476,73 +504,162 @@ fn like_pattern(q: &str) -> String {
     escaped
 }
 
-/// Appends the filter conditions (tenant, q, status, owner), each starting with AND.
-fn push_filters(sql: &mut Sql, query: &KeyQuery, now: i64) {
+/// Appends the condition that a key shows `status` at `now`.
+fn push_status_condition(sql: &mut Sql, status: KeyStatus, now: i64) {
+    match status {
+        KeyStatus::Active | KeyStatus::Disabled => {
+            let lifecycle = if status == KeyStatus::Active {
+                "'active'"
+            } else {
+                "'disabled'"
+            };
+            sql.push(&format!(
+                " AND k.lifecycle = {lifecycle} AND (k.expires_at IS NULL OR k.expires_at > "
+            ))
+            .bind(now)
+            .push(")");
+        }
+        KeyStatus::Expired => {
+            sql.push(
+                " AND k.lifecycle <> 'revoked' AND k.expires_at IS NOT NULL AND k.expires_at <= ",
+            )
+            .bind(now);
+        }
+        KeyStatus::Revoked => {
+            sql.push(" AND k.lifecycle = 'revoked'");
+        }
+    }
+}
+
+/// Appends the `q` and `owner` conditions, each starting with AND. Both read
+/// lowercase copies written with the rows, so no function runs per row.
+fn push_filters(sql: &mut Sql, query: &KeyQuery) {
     if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
         let pattern = like_pattern(q);
-        sql.push(" AND (LOWER(k.name) LIKE ")
+        sql.push(" AND (k.search_text LIKE ")
             .bind(pattern.clone())
-            .push(" ESCAPE '\\' OR LOWER(k.id) LIKE ")
-            .bind(pattern.clone())
-            .push(" ESCAPE '\\' OR LOWER(o.name) LIKE ")
-            .bind(pattern.clone())
-            .push(" ESCAPE '\\' OR LOWER(k.start) LIKE ")
+            .push(
+                " ESCAPE '\\' OR k.owner_id IN (SELECT u.id FROM users u WHERE u.name_lower LIKE ",
+            )
             .bind(pattern)
-            .push(" ESCAPE '\\')");
-    }
-    if let Some(status) = query.status {
-        match status {
-            KeyStatus::Active | KeyStatus::Disabled => {
-                let lifecycle = if status == KeyStatus::Active {
-                    "active"
-                } else {
-                    "disabled"
-                };
-                sql.push(" AND k.lifecycle = ")
-                    .bind(lifecycle.to_owned())
-                    .push(" AND (k.expires_at IS NULL OR k.expires_at > ")
-                    .bind(now)
-                    .push(")");
-            }
-            KeyStatus::Expired => {
-                sql.push(" AND k.lifecycle <> 'revoked' AND k.expires_at IS NOT NULL AND k.expires_at <= ")
-                    .bind(now);
-            }
-            KeyStatus::Revoked => {
-                sql.push(" AND k.lifecycle = 'revoked'");
-            }
-        }
+            .push(" ESCAPE '\\'))");
     }
     if let Some(owner) = &query.owner {
         sql.push(" AND (k.owner_id = ")
             .bind(owner.clone())
-            .push(" OR o.name = ")
+            .push(" OR k.owner_id IN (SELECT u.id FROM users u WHERE u.name = ")
             .bind(owner.clone())
-            .push(")");
+            .push("))");
     }
 }
 
-fn list_keys_blocking(
+/// One status group's page of the default sort (status, then newest first):
+/// an index range scan in creation order, limited to what the page still needs.
+fn status_group_sql(
+    tenant: &str,
+    query: &KeyQuery,
+    status: KeyStatus,
+    now: i64,
+    after: Option<(i64, &str)>,
+    fetch: i64,
+) -> Sql {
+    let rank = status_rank(status);
+    let inner = if query.sort.reversed { "ASC" } else { "DESC" };
+    let mut sql = Sql::new(&format!(
+        "SELECT k.id, {rank} * {STATUS_GROUP} + ({STATUS_GROUP} - k.created_at) FROM keys k WHERE k.tenant_id = "
+    ));
+    sql.bind(tenant.to_owned());
+    push_status_condition(&mut sql, status, now);
+    push_filters(&mut sql, query);
+    if let Some((created, id)) = after {
+        sql.push(" AND (k.created_at, k.id) ")
+            .push(if query.sort.reversed { ">" } else { "<" })
+            .push(" (")
+            .bind(created)
+            .push(", ")
+            .bind(id.to_owned())
+            .push(")");
+    }
+    sql.push(&format!(
+        " ORDER BY k.created_at {inner}, k.id {inner} LIMIT "
+    ))
+    .bind(fetch);
+    sql
+}
+
+/// The default sort's page: the status groups in order, each queried only
+/// if the page is not full yet. The first page of a large tenant reads one
+/// index range of its active keys; no query sorts every key.
+fn status_page(
     conn: &Connection,
     tenant: &str,
     query: &KeyQuery,
     now: i64,
-) -> StoreResult<KeyPage> {
-    let limit = query.limit.clamp(1, 1000);
-    let needs_owner = query.q.is_some() || query.owner.is_some();
-    let from = if needs_owner {
-        " FROM keys k JOIN users o ON o.id = k.owner_id WHERE k.tenant_id = "
-    } else {
-        " FROM keys k WHERE k.tenant_id = "
+    fetch: i64,
+) -> StoreResult<Vec<(String, SortValue)>> {
+    let cursor = match &query.cursor {
+        None => None,
+        Some(KeyCursor {
+            value: SortValue::Int(v),
+            id,
+        }) => Some((
+            v.div_euclid(STATUS_GROUP),
+            STATUS_GROUP - v.rem_euclid(STATUS_GROUP),
+            id.as_str(),
+        )),
+        Some(_) => {
+            return Err(Refusal::invalid(
+                "VALIDATION_FAILED",
+                "cursor: not a cursor from this list",
+            )
+            .into());
+        }
     };
+    let mut groups: Vec<KeyStatus> = match query.status {
+        Some(status) => vec![status],
+        None => KeyStatus::ALL.to_vec(),
+    };
+    if query.sort.reversed {
+        groups.reverse();
+    }
+    let mut rows = Vec::new();
+    for status in groups {
+        let rank = status_rank(status);
+        let after = match cursor {
+            Some((at_rank, _, _)) if (rank < at_rank) != query.sort.reversed && rank != at_rank => {
+                continue;
+            }
+            Some((at_rank, created, id)) if rank == at_rank => Some((created, id)),
+            _ => None,
+        };
+        let remaining = fetch - i64::try_from(rows.len()).unwrap_or(fetch);
+        if remaining <= 0 {
+            break;
+        }
+        let sql = status_group_sql(tenant, query, status, now, after, remaining);
+        let found: Vec<(String, SortValue)> = conn
+            .prepare_cached(&sql.text)?
+            .query_map(params_from_iter(sql.params.iter()), |row| {
+                Ok((row.get(0)?, SortValue::Int(row.get(1)?)))
+            })?
+            .collect::<Result<_, _>>()?;
+        rows.extend(found);
+    }
+    Ok(rows)
+}
 
-    // 1. The page's ids and sort values, from the keys table (and index) alone.
+/// The page query of any other sort: a keyset over (sort value, id). Name
+/// and created sort along indexes that also hold the filtered columns, so a
+/// filtered page is an index-only scan that stops once the page is full.
+fn sorted_page_sql(tenant: &str, query: &KeyQuery, now: i64, fetch: i64) -> Sql {
     let mut sql = Sql::new("SELECT k.id, ");
     let ascending = push_sort_expression(&mut sql, query.sort.field, now) != query.sort.reversed;
-    sql.push(" AS sort_value")
-        .push(from)
+    sql.push(" AS sort_value FROM keys k WHERE k.tenant_id = ")
         .bind(tenant.to_owned());
-    push_filters(&mut sql, query, now);
+    if let Some(status) = query.status {
+        push_status_condition(&mut sql, status, now);
+    }
+    push_filters(&mut sql, query);
     if let Some(cursor) = &query.cursor {
         sql.push(" AND (");
         push_sort_expression(&mut sql, query.sort.field, now);
@@ -559,17 +676,48 @@ fn list_keys_blocking(
     sql.push(&format!(
         " ORDER BY sort_value {direction}, k.id {direction} LIMIT "
     ))
-    .bind(i64::from(limit) + 1);
-    let mut statement = conn.prepare_cached(&sql.text)?;
-    let mut rows: Vec<(String, SortValue)> = statement
-        .query_map(params_from_iter(sql.params.iter()), |row| {
-            let value = match row.get_ref(1)? {
-                rusqlite::types::ValueRef::Integer(v) => SortValue::Int(v),
-                other => SortValue::Text(other.as_str().unwrap_or_default().to_owned()),
-            };
-            Ok((row.get(0)?, value))
-        })?
-        .collect::<Result<_, _>>()?;
+    .bind(fetch);
+    sql
+}
+
+fn list_keys_blocking(
+    conn: &Connection,
+    tenant: &str,
+    query: &KeyQuery,
+    now: i64,
+) -> StoreResult<KeyPage> {
+    let limit = query.limit.clamp(1, 1000);
+    let fetch = i64::from(limit) + 1;
+
+    // 1. How many match in all: an index count (filters read `keys_search`).
+    //    Counted first, so a search that matches nothing reads no pages.
+    let mut count = Sql::new("SELECT COUNT(*) FROM keys k WHERE k.tenant_id = ");
+    count.bind(tenant.to_owned());
+    if let Some(status) = query.status {
+        push_status_condition(&mut count, status, now);
+    }
+    push_filters(&mut count, query);
+    let total: i64 = conn
+        .prepare_cached(&count.text)?
+        .query_row(params_from_iter(count.params.iter()), |row| row.get(0))?;
+
+    // 2. The page's ids and sort values, from the keys table and its indexes alone.
+    let mut rows: Vec<(String, SortValue)> = if total == 0 {
+        Vec::new()
+    } else if query.sort.field == SortField::Status {
+        status_page(conn, tenant, query, now, fetch)?
+    } else {
+        let sql = sorted_page_sql(tenant, query, now, fetch);
+        conn.prepare_cached(&sql.text)?
+            .query_map(params_from_iter(sql.params.iter()), |row| {
+                let value = match row.get_ref(1)? {
+                    rusqlite::types::ValueRef::Integer(v) => SortValue::Int(v),
+                    other => SortValue::Text(other.as_str().unwrap_or_default().to_owned()),
+                };
+                Ok((row.get(0)?, value))
+            })?
+            .collect::<Result<_, _>>()?
+    };
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last().map(|(id, value)| KeyCursor {
@@ -580,7 +728,7 @@ fn list_keys_blocking(
         None
     };
 
-    // 2. The whole records of just those keys.
+    // 3. The whole records of just those keys.
     let keys = if rows.is_empty() {
         Vec::new()
     } else {
@@ -600,14 +748,6 @@ fn list_keys_blocking(
             .collect::<Result<_, _>>()?;
         rows.iter().filter_map(|(id, _)| by_id.remove(id)).collect()
     };
-
-    // 3. How many match in all.
-    let mut count = Sql::new("SELECT COUNT(*)");
-    count.push(from).bind(tenant.to_owned());
-    push_filters(&mut count, query, now);
-    let total: i64 = conn
-        .prepare_cached(&count.text)?
-        .query_row(params_from_iter(count.params.iter()), |row| row.get(0))?;
 
     Ok(KeyPage {
         keys,
@@ -687,12 +827,13 @@ impl Store for SqliteStore {
             let user = load_user(tx, &id)?.ok_or_else(|| Refusal::not_found("user"))?;
             let (user, event) = mutation(user)?;
             tx.execute(
-                "UPDATE users SET name = $1, email = $2, roles = $3, licensed = $4 WHERE id = $5",
+                "UPDATE users SET name = $1, email = $2, roles = $3, licensed = $4, name_lower = $5 WHERE id = $6",
                 params![
                     user.name.as_str(),
                     user.email.as_str(),
                     user.roles.to_csv(),
                     user.licensed,
+                    user.name.as_str().to_lowercase(),
                     user.id.as_str()
                 ],
             )?;
