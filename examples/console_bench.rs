@@ -37,7 +37,11 @@ fn memory_mib(field: &str) -> f64 {
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
     samples[i]
 }
@@ -51,8 +55,17 @@ async fn main() -> anyhow::Result<()> {
     let (server, token, tenant) = (arg("--server")?, arg("--token")?, arg("--tenant")?);
     let baseline_rss = memory_mib("VmRSS:");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let clipboard = Clipboard::new(ClipboardMode::Off, Duration::ZERO, Box::new(std::io::sink()));
-    let mut app = App::new(Net::new(Client::new(&server, &token)?, tx), clipboard, Some(tenant), false);
+    let clipboard = Clipboard::new(
+        ClipboardMode::Off,
+        Duration::ZERO,
+        Box::new(std::io::sink()),
+    );
+    let mut app = App::new(
+        Net::new(Client::new(&server, &token)?, tx),
+        clipboard,
+        Some(tenant),
+        false,
+    );
     let mut terminal = Terminal::new(TestBackend::new(120, 40))?;
     app.on_resize(120, 40);
 
@@ -60,7 +73,9 @@ async fn main() -> anyhow::Result<()> {
     app.start();
     let mut first_rows = None;
     while app.loading.is_some() || app.keys.is_empty() {
-        let Some(msg) = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await? else { break };
+        let Some(msg) = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await? else {
+            break;
+        };
         app.on_msg(msg);
         if first_rows.is_none() && !app.keys.is_empty() {
             terminal.draw(|f| render::render(&app, f))?;
@@ -94,7 +109,10 @@ async fn main() -> anyhow::Result<()> {
     let typing: Vec<KeyEvent> = "billing-s"
         .chars()
         .map(key)
-        .chain(std::iter::repeat_n(KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE), 9))
+        .chain(std::iter::repeat_n(
+            KeyEvent::new(KeyCode::Backspace, KeyModifiers::NONE),
+            9,
+        ))
         .chain("ana".chars().map(key))
         .collect();
     for stroke in typing {
@@ -113,8 +131,14 @@ async fn main() -> anyhow::Result<()> {
     }
 
     println!("console benchmark: {keys} keys, release build");
-    println!("  first rows on screen      {:>8.1} ms", first_rows.unwrap_or_default().as_secs_f64() * 1000.0);
-    println!("  all pages loaded          {:>8.1} ms", loaded.as_secs_f64() * 1000.0);
+    println!(
+        "  first rows on screen      {:>8.1} ms",
+        first_rows.unwrap_or_default().as_secs_f64() * 1000.0
+    );
+    println!(
+        "  all pages loaded          {:>8.1} ms",
+        loaded.as_secs_f64() * 1000.0
+    );
     println!(
         "  frame 120x40   p50 {:>6.3} ms  p99 {:>6.3} ms",
         percentile(&mut frames, 0.5),

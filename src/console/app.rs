@@ -651,7 +651,11 @@ impl App {
     fn fetch_page(&self, tenant: String, cursor: Option<String>) {
         let generation = self.generation;
         self.net.spawn(move |client| async move {
-            let limit = if cursor.is_none() { FIRST_PAGE_SIZE } else { PAGE_SIZE };
+            let limit = if cursor.is_none() {
+                FIRST_PAGE_SIZE
+            } else {
+                PAGE_SIZE
+            };
             let query = KeyListQuery {
                 limit: Some(limit),
                 cursor,
