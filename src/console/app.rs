@@ -678,19 +678,18 @@ impl App {
         });
     }
 
+    /// Where the key with `id` is among the visible ones, if it is.
+    fn visible_position(&self, id: &str) -> Option<usize> {
+        let i = self.keys.iter().position(|k| k.id == id)?;
+        self.index.position_of(u32::try_from(i).ok()?)
+    }
+
     /// Re-sorts and re-filters after the key list changed, keeping the cursor on the same key.
     fn reindex(&mut self) {
         let keep = self.selected_key().map(|k| k.id.clone());
         self.index.rebuild(&self.keys, &self.haystacks);
-        if let Some(id) = keep {
-            if let Some(i) = self.keys.iter().position(|k| k.id == id) {
-                if let Some(at) = u32::try_from(i)
-                    .ok()
-                    .and_then(|i| self.index.position_of(i))
-                {
-                    self.selected = at;
-                }
-            }
+        if let Some(at) = keep.and_then(|id| self.visible_position(&id)) {
+            self.selected = at;
         }
         self.clamp_selection();
     }
@@ -734,14 +733,9 @@ impl App {
     }
 
     fn select_id(&mut self, id: &str) {
-        if let Some(i) = self.keys.iter().position(|k| k.id == id) {
-            if let Some(at) = u32::try_from(i)
-                .ok()
-                .and_then(|i| self.index.position_of(i))
-            {
-                self.selected = at;
-                self.clamp_selection();
-            }
+        if let Some(at) = self.visible_position(id) {
+            self.selected = at;
+            self.clamp_selection();
         }
     }
 
@@ -951,12 +945,7 @@ impl App {
                 let id = issued.key.id.clone();
                 let name = crate::domain::text::strip_control(&issued.key.name);
                 self.upsert(issued.key);
-                let hidden = self
-                    .keys
-                    .iter()
-                    .position(|k| k.id == id)
-                    .and_then(|i| u32::try_from(i).ok())
-                    .is_some_and(|i| self.index.position_of(i).is_none());
+                let hidden = self.visible_position(&id).is_none();
                 if hidden {
                     // Show the new key: a filter that hides it would look like a failure.
                     self.index.set_filter("", &self.haystacks);
