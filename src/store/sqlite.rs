@@ -520,10 +520,11 @@ fn push_status_condition(sql: &mut Sql, status: KeyStatus, now: i64) {
             .push(")");
         }
         KeyStatus::Expired => {
-            sql.push(
-                " AND k.lifecycle <> 'revoked' AND k.expires_at IS NOT NULL AND k.expires_at <= ",
-            )
-            .bind(now);
+            // `IN` lets the lifecycle index answer; `+` keeps SQLite from
+            // range-scanning the expiry index and sorting every expired key.
+            sql.push(" AND k.lifecycle IN ('active', 'disabled') AND k.expires_at IS NOT NULL")
+                .push(" AND +k.expires_at <= ")
+                .bind(now);
         }
         KeyStatus::Revoked => {
             sql.push(" AND k.lifecycle = 'revoked'");
@@ -545,11 +546,12 @@ fn push_filters(sql: &mut Sql, query: &KeyQuery) {
             .push(" ESCAPE '\\'))");
     }
     if let Some(owner) = &query.owner {
-        sql.push(" AND (k.owner_id = ")
+        // One IN list (not `= ? OR IN …`), so the owner index answers it.
+        sql.push(" AND k.owner_id IN (SELECT u.id FROM users u WHERE u.id = ")
             .bind(owner.clone())
-            .push(" OR k.owner_id IN (SELECT u.id FROM users u WHERE u.name = ")
+            .push(" OR u.name = ")
             .bind(owner.clone())
-            .push("))");
+            .push(")");
     }
 }
 
@@ -585,6 +587,68 @@ fn status_group_sql(
     ))
     .bind(fetch);
     sql
+}
+
+/// A filter that matches at most this many keys is sorted in memory: reading
+/// its matches once beats scanning every status group to its end.
+const FEW_MATCHES: i64 = 2000;
+
+/// The default sort's page for a filter with few matches: every match read
+/// once (through the filter's index), ordered here exactly as `status_page`
+/// orders them (status, newest first, then id descending), cut at the cursor.
+fn few_matches_status_page(
+    conn: &Connection,
+    tenant: &str,
+    query: &KeyQuery,
+    now: i64,
+    fetch: i64,
+) -> StoreResult<Vec<(String, SortValue)>> {
+    let mut sql = Sql::new(
+        "SELECT k.id, k.lifecycle, k.expires_at, k.created_at FROM keys k WHERE k.tenant_id = ",
+    );
+    sql.bind(tenant.to_owned());
+    if let Some(status) = query.status {
+        push_status_condition(&mut sql, status, now);
+    }
+    push_filters(&mut sql, query);
+    let mut rows: Vec<(i64, String)> = conn
+        .prepare_cached(&sql.text)?
+        .query_map(params_from_iter(sql.params.iter()), |row| {
+            let lifecycle: String = row.get(1)?;
+            let expires_at: Option<i64> = row.get(2)?;
+            let created_at: i64 = row.get(3)?;
+            let status = match lifecycle.as_str() {
+                "revoked" => KeyStatus::Revoked,
+                _ if expires_at.is_some_and(|at| at <= now) => KeyStatus::Expired,
+                "disabled" => KeyStatus::Disabled,
+                _ => KeyStatus::Active,
+            };
+            Ok((
+                status_rank(status) * STATUS_GROUP + (STATUS_GROUP - created_at),
+                row.get(0)?,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    // Natural order: sort value ascending, then id descending; reversed flips both.
+    let reversed = query.sort.reversed;
+    let order = |(va, ia): &(i64, String), (vb, ib): &(i64, String)| {
+        let natural = va.cmp(vb).then_with(|| ib.cmp(ia));
+        if reversed { natural.reverse() } else { natural }
+    };
+    rows.sort_by(order);
+    if let Some(KeyCursor {
+        value: SortValue::Int(value),
+        id,
+    }) = &query.cursor
+    {
+        let at = (*value, id.clone());
+        rows.retain(|row| order(row, &at) == std::cmp::Ordering::Greater);
+    }
+    Ok(rows
+        .into_iter()
+        .take(usize::try_from(fetch).unwrap_or(usize::MAX))
+        .map(|(value, id)| (id, SortValue::Int(value)))
+        .collect())
 }
 
 /// The default sort's page: the status groups in order, each queried only
@@ -689,6 +753,7 @@ fn list_keys_blocking(
     let limit = query.limit.clamp(1, 1000);
     let fetch = i64::from(limit) + 1;
 
+    let filtered = query.q.is_some() || query.owner.is_some();
     // 1. How many match in all: an index count (filters read `keys_search`).
     //    Counted first, so a search that matches nothing reads no pages.
     let mut count = Sql::new("SELECT COUNT(*) FROM keys k WHERE k.tenant_id = ");
@@ -704,6 +769,8 @@ fn list_keys_blocking(
     // 2. The page's ids and sort values, from the keys table and its indexes alone.
     let mut rows: Vec<(String, SortValue)> = if total == 0 {
         Vec::new()
+    } else if query.sort.field == SortField::Status && filtered && total <= FEW_MATCHES {
+        few_matches_status_page(conn, tenant, query, now, fetch)?
     } else if query.sort.field == SortField::Status {
         status_page(conn, tenant, query, now, fetch)?
     } else {

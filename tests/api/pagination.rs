@@ -201,6 +201,10 @@ async fn q_filters_by_name_id_and_owner_name_case_insensitively() {
     let billing = f.matching(|k| k.name.to_lowercase().contains("billing"));
     assert!(billing.len() > PAGE, "more than one page of billing keys");
     f.assert_walk("q=BILLING", &billing).await;
+    // Reversed, a filtered list walks the same keys backwards.
+    let mut reversed = billing.clone();
+    reversed.reverse();
+    f.assert_walk("q=billing&sort=-status", &reversed).await;
     f.assert_walk(
         "q=bIlLiNg-eXpOrT",
         &f.matching(|k| k.name.starts_with("billing-export")),
