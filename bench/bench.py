@@ -716,6 +716,24 @@ def git_commit() -> str:
         return "unknown"
 
 
+CONSOLE_BIN = ROOT / "target" / "release" / "examples" / "console_bench"
+
+
+def bench_console(port: int, token: str) -> dict:
+    """C: the console against the seeded server, in its own process (so its
+    memory is its own): first rows, all pages, frame, filter keystroke, sort."""
+    if not CONSOLE_BIN.exists():
+        return {"output": f"missing {CONSOLE_BIN}: run bench/run.sh (it builds it)"}
+    done = subprocess.run(
+        [str(CONSOLE_BIN), "--server", f"http://127.0.0.1:{port}", "--token", token, "--tenant", TENANT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return {"output": done.stdout + done.stderr, "status": done.returncode}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", type=int, default=100_000, help="keys to seed (default 100000)")
@@ -752,7 +770,8 @@ def main() -> int:
     parser.add_argument("--list-warmup", type=int, default=3, help="untimed requests per list query first (default 3)")
     parser.add_argument("--deep-offset", type=int, default=50_000, help="how deep the deep-page cursor is (default 50000)")
     parser.add_argument("--skip-verify", action="store_true", help="run only benchmark B")
-    parser.add_argument("--skip-lists", action="store_true", help="run only benchmark A")
+    parser.add_argument("--skip-lists", action="store_true", help="skip benchmark B (key list)")
+    parser.add_argument("--skip-console", action="store_true", help="skip benchmark C (console)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     parser.add_argument("--out", default=str(ROOT / "target" / "bench"), help="where results-*.json/md go")
     args = parser.parse_args()
@@ -804,6 +823,9 @@ def main() -> int:
             results["lists"]["other_cores_before"] = other
             results["lists"]["other_cores_during"] = cpu["other_cores"]
             log(f"B: other load {other:.2f} cores before, {cpu['other_cores']:.2f} during")
+        if not args.skip_console:
+            results["console"] = bench_console(port, token)
+            log("C: console benchmark done")
         if not args.skip_verify:
             results["verify"] = bench_verify(port, valid_keys, keys_file, meter, args)
         results["targets"] = target_checks(results)
@@ -818,6 +840,9 @@ def main() -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     table = summary_tables(results)
+    if "console" in results:
+        table += "\n\n### C. Console on 100,000 keys\n\n```text\n" + results["console"]["output"].rstrip() + "\n```"
+
     (out_dir / f"results-{stamp}.json").write_text(json.dumps(results, indent=2))
     (out_dir / f"results-{stamp}.md").write_text(table + "\n")
     print(table)

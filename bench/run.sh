@@ -22,7 +22,7 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 command -v python3 >/dev/null 2>&1 || { echo "[bench] python3 is required" >&2; exit 2; }
 
-echo "[bench] building release binaries (cargo build --release --bin keydesk --example bench_seed)" >&2
-cargo build --release --bin keydesk --example bench_seed
+echo "[bench] building release binaries (cargo build --release --bin keydesk --example bench_seed --example console_bench)" >&2
+cargo build --release --bin keydesk --example bench_seed --example console_bench
 
 exec python3 bench/bench.py "$@"

@@ -589,20 +589,25 @@ fn status_group_sql(
     sql
 }
 
+/// A page's keys: id and sort value, in order.
+type PageRows = Vec<(String, SortValue)>;
+
 /// A filter that matches at most this many keys is sorted in memory: reading
 /// its matches once beats scanning every status group to its end.
 const FEW_MATCHES: i64 = 2000;
 
 /// The default sort's page for a filter with few matches: every match read
-/// once (through the filter's index), ordered here exactly as `status_page`
-/// orders them (status, newest first, then id descending), cut at the cursor.
+/// once (through the covering `keys_search` index), ordered here exactly as
+/// `status_page` orders them (status, newest first, then id descending), cut
+/// at the cursor. Returns `None`, having read no more than `FEW_MATCHES + 1`
+/// of them, when the filter matches more; otherwise the page and the total.
 fn few_matches_status_page(
     conn: &Connection,
     tenant: &str,
     query: &KeyQuery,
     now: i64,
     fetch: i64,
-) -> StoreResult<Vec<(String, SortValue)>> {
+) -> StoreResult<Option<(PageRows, i64)>> {
     let mut sql = Sql::new(
         "SELECT k.id, k.lifecycle, k.expires_at, k.created_at FROM keys k WHERE k.tenant_id = ",
     );
@@ -611,6 +616,7 @@ fn few_matches_status_page(
         push_status_condition(&mut sql, status, now);
     }
     push_filters(&mut sql, query);
+    sql.push(" LIMIT ").bind(FEW_MATCHES + 1);
     let mut rows: Vec<(i64, String)> = conn
         .prepare_cached(&sql.text)?
         .query_map(params_from_iter(sql.params.iter()), |row| {
@@ -629,7 +635,10 @@ fn few_matches_status_page(
             ))
         })?
         .collect::<Result<_, _>>()?;
-    // Natural order: sort value ascending, then id descending; reversed flips both.
+    let total = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    if total > FEW_MATCHES {
+        return Ok(None);
+    }
     let reversed = query.sort.reversed;
     let order = |(va, ia): &(i64, String), (vb, ib): &(i64, String)| {
         let natural = va.cmp(vb).then_with(|| ib.cmp(ia));
@@ -644,11 +653,12 @@ fn few_matches_status_page(
         let at = (*value, id.clone());
         rows.retain(|row| order(row, &at) == std::cmp::Ordering::Greater);
     }
-    Ok(rows
+    let page = rows
         .into_iter()
         .take(usize::try_from(fetch).unwrap_or(usize::MAX))
         .map(|(value, id)| (id, SortValue::Int(value)))
-        .collect())
+        .collect();
+    Ok(Some((page, total)))
 }
 
 /// The default sort's page: the status groups in order, each queried only
@@ -754,28 +764,34 @@ fn list_keys_blocking(
     let fetch = i64::from(limit) + 1;
 
     let filtered = query.q.is_some() || query.owner.is_some();
-    // 1. How many match in all: an index count (filters read `keys_search`).
-    //    Counted first, so a search that matches nothing reads no pages.
-    let mut count = Sql::new("SELECT COUNT(*) FROM keys k WHERE k.tenant_id = ");
-    count.bind(tenant.to_owned());
-    if let Some(status) = query.status {
-        push_status_condition(&mut count, status, now);
-    }
-    push_filters(&mut count, query);
-    let total: i64 = conn
-        .prepare_cached(&count.text)?
-        .query_row(params_from_iter(count.params.iter()), |row| row.get(0))?;
+    let count = || -> StoreResult<i64> {
+        let mut count = Sql::new("SELECT COUNT(*) FROM keys k WHERE k.tenant_id = ");
+        count.bind(tenant.to_owned());
+        if let Some(status) = query.status {
+            push_status_condition(&mut count, status, now);
+        }
+        push_filters(&mut count, query);
+        Ok(conn
+            .prepare_cached(&count.text)?
+            .query_row(params_from_iter(count.params.iter()), |row| row.get(0))?)
+    };
 
-    // 2. The page's ids and sort values, from the keys table and its indexes alone.
-    let mut rows: Vec<(String, SortValue)> = if total == 0 {
-        Vec::new()
-    } else if query.sort.field == SortField::Status && filtered && total <= FEW_MATCHES {
+    // 1. The page's ids and sort values, and how many keys match in all, from
+    //    the keys table's indexes alone. A filtered default sort first tries
+    //    to read all its matches at once (few: one scan gives page and total).
+    let few = if filtered && query.sort.field == SortField::Status {
         few_matches_status_page(conn, tenant, query, now, fetch)?
+    } else {
+        None
+    };
+    let (mut rows, total): (PageRows, i64) = if let Some(few) = few {
+        few
     } else if query.sort.field == SortField::Status {
-        status_page(conn, tenant, query, now, fetch)?
+        (status_page(conn, tenant, query, now, fetch)?, count()?)
     } else {
         let sql = sorted_page_sql(tenant, query, now, fetch);
-        conn.prepare_cached(&sql.text)?
+        let rows = conn
+            .prepare_cached(&sql.text)?
             .query_map(params_from_iter(sql.params.iter()), |row| {
                 let value = match row.get_ref(1)? {
                     rusqlite::types::ValueRef::Integer(v) => SortValue::Int(v),
@@ -783,7 +799,8 @@ fn list_keys_blocking(
                 };
                 Ok((row.get(0)?, value))
             })?
-            .collect::<Result<_, _>>()?
+            .collect::<Result<_, _>>()?;
+        (rows, count()?)
     };
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
@@ -795,7 +812,7 @@ fn list_keys_blocking(
         None
     };
 
-    // 3. The whole records of just those keys.
+    // 2. The whole records of just those keys.
     let keys = if rows.is_empty() {
         Vec::new()
     } else {

@@ -14,6 +14,6 @@ CREATE INDEX keys_lifecycle_created ON keys (tenant_id, lifecycle, created_at, i
 -- The created and name sorts.
 CREATE INDEX keys_created ON keys (tenant_id, created_at, id, lifecycle, expires_at, search_text, owner_id);
 CREATE INDEX keys_name ON keys (tenant_id, name_lower, id, lifecycle, expires_at, search_text, owner_id);
--- Counting matches of a search.
-CREATE INDEX keys_search ON keys (tenant_id, search_text, owner_id, lifecycle, expires_at);
+-- Counting and reading the matches of a search.
+CREATE INDEX keys_search ON keys (tenant_id, search_text, owner_id, lifecycle, expires_at, created_at, id);
 CREATE INDEX users_name_lower ON users (name_lower);
