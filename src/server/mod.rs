@@ -137,6 +137,7 @@ impl utoipa::Modify for BearerAuth {
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(users::me))
+        .routes(routes!(users::rotate_own_token))
         .routes(routes!(tenants::list_tenants, tenants::create_tenant))
         .routes(routes!(tenants::get_settings, tenants::update_settings))
         .routes(routes!(keys::list_keys, keys::create_key))

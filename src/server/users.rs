@@ -218,6 +218,34 @@ pub async fn rotate_token(
     if target.id != caller.user.id {
         policy::may_manage_users(&caller.user, &[])?;
     }
+    issue_token(&state, &caller, target).await
+}
+
+#[utoipa::path(
+    post, path = "/v1/me/token", tag = "users",
+    responses(
+        (status = 200, description = "A new management token for the caller, shown once; the one used for this request stopped working", body = api::UserWithToken),
+        (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn rotate_own_token(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<api::UserWithToken>> {
+    // Also the way a system administrator, who belongs to no tenant, rotates
+    // the token printed (or set) at bootstrap.
+    let me = caller.user.clone();
+    issue_token(&state, &caller, me).await
+}
+
+/// Gives `target` a new management token (the old one stops working) and
+/// records the rotation; the token is in the answer and nowhere else.
+async fn issue_token(
+    state: &AppState,
+    caller: &Caller,
+    target: User,
+) -> ApiResult<Json<api::UserWithToken>> {
     let token = generate_token();
     let event = caller.origin().event(
         super::now(),

@@ -30,6 +30,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/tenants/{tenant}/users"),
     ("PATCH", "/v1/tenants/{tenant}/users/{id}"),
     ("POST", "/v1/tenants/{tenant}/users/{id}/token"),
+    ("POST", "/v1/me/token"),
     ("POST", "/v1/verify"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),

@@ -634,3 +634,20 @@ async fn everything_of_another_tenant_answers_404_and_stays_untouched() {
         .expect(200);
     assert_eq!(filtered.json["items"], json!([]));
 }
+
+#[tokio::test]
+async fn the_bootstrap_system_administrator_rotates_its_own_token() {
+    let app = spawn_app().await;
+    let rotated = app.post_empty("/v1/me/token", &app.admin).await.expect(200);
+    let fresh = rotated.json["token"].as_str().unwrap().to_owned();
+    assert!(fresh.starts_with("kdm_"), "{fresh}");
+    assert_eq!(rotated.json["user"]["roles"], json!(["system_admin"]));
+    assert_eq!(rotated.json["user"]["tenant"], Value::Null);
+    app.get("/v1/me", &app.admin)
+        .await
+        .expect_problem(401, "UNAUTHENTICATED");
+    app.get("/v1/tenants", &fresh).await.expect(200);
+    app.post_empty("/v1/me/token", "not-a-token")
+        .await
+        .expect_problem(401, "UNAUTHENTICATED");
+}
