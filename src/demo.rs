@@ -164,9 +164,15 @@ struct Traffic {
     secrets: Vec<Zeroizing<String>>,
 }
 
+/// What seeding made: the traffic's secrets and the demo users.
+struct Seeded {
+    traffic: Traffic,
+    users: Vec<User>,
+}
+
 /// Seeds the store directly (the API would stamp every key "now"): tenants,
 /// users, keys with history, and 24 h of usage.
-async fn seed(state: &AppState, admin: &User) -> anyhow::Result<Traffic> {
+async fn seed(state: &AppState, admin: &User) -> anyhow::Result<Seeded> {
     let store = state.store.as_ref();
     let mut rng = rand::rng();
     let now = server::now();
@@ -177,6 +183,7 @@ async fn seed(state: &AppState, admin: &User) -> anyhow::Result<Traffic> {
     let mut traffic = Traffic {
         secrets: Vec::new(),
     };
+    let mut all_users = Vec::new();
     for plan in plans() {
         let tenant = Tenant {
             id: TenantId::parse(plan.id).map_err(|e| anyhow::anyhow!(e))?,
@@ -244,6 +251,7 @@ async fn seed(state: &AppState, admin: &User) -> anyhow::Result<Traffic> {
             },
             owner_live_keys: 0,
         };
+        all_users.extend(users.iter().cloned());
         let mut keys = Vec::new();
         let mut usage = Vec::new();
         for i in 0..plan.keys {
@@ -360,7 +368,10 @@ async fn seed(state: &AppState, admin: &User) -> anyhow::Result<Traffic> {
         "kd_notarealkeynotarealkeynotarealk000000".to_owned(),
     ));
     traffic.secrets.push(Zeroizing::new("garbage".to_owned()));
-    Ok(traffic)
+    Ok(Seeded {
+        traffic,
+        users: all_users,
+    })
 }
 
 /// Calls `/v1/verify` a few times a second with a mix of secrets.
@@ -383,6 +394,9 @@ pub struct DemoOptions {
     pub clipboard: console::clipboard::ClipboardMode,
     pub clipboard_clear: Duration,
     pub tenant: Option<String>,
+    /// Sign the console in as this seeded user (ana, bo, clara, …) instead
+    /// of the system administrator.
+    pub as_user: Option<String>,
 }
 
 /// Runs the demo until the console quits; then stops the server and removes its files.
@@ -409,7 +423,41 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         .user_by_token_digest(&state.keyring.token_digest(token.expose()))
         .await?
         .ok_or_else(|| anyhow::anyhow!("the demo administrator was not created"))?;
-    let traffic = Arc::new(seed(&state, &admin).await?);
+    let seeded = seed(&state, &admin).await?;
+    let traffic = Arc::new(seeded.traffic);
+    let (token, home) = match &options.as_user {
+        None => (Zeroizing::new(token.expose().to_owned()), None),
+        Some(name) => {
+            let user = seeded
+                .users
+                .iter()
+                .find(|u| u.name.as_str().eq_ignore_ascii_case(name))
+                .ok_or_else(|| {
+                    let names: Vec<&str> = seeded.users.iter().map(|u| u.name.as_str()).collect();
+                    anyhow::anyhow!("no demo user {name:?}; try one of {}", names.join(", "))
+                })?;
+            let own = generate_token();
+            let origin = Origin {
+                actor: user_ref(&admin),
+                source: "demo".to_owned(),
+            };
+            let event = origin.event(
+                server::now(),
+                user.tenant_id.clone(),
+                EventAction::UserTokenRotated,
+                (user.id.as_str(), user.name.as_str()),
+                json!({}),
+            );
+            state
+                .store
+                .set_user_token(&user.id, &state.keyring.token_digest(own.expose()), &event)
+                .await?;
+            (
+                Zeroizing::new(own.expose().to_owned()),
+                user.tenant_id.as_ref().map(|t| t.as_str().to_owned()),
+            )
+        }
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server_task = tokio::spawn(server::run(prepared.listener, prepared.state, async {
         let _ = stopped.await;
@@ -417,8 +465,13 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
     let traffic_task = tokio::spawn(generate_traffic(base.clone(), traffic));
     let outcome = console::run(ConsoleConfig {
         server: base,
-        token: Zeroizing::new(token.expose().to_owned()),
-        tenant: Some(options.tenant.unwrap_or_else(|| "konfipay".to_owned())),
+        token,
+        tenant: Some(
+            options
+                .tenant
+                .or(home)
+                .unwrap_or_else(|| "konfipay".to_owned()),
+        ),
         readonly: options.readonly,
         clipboard: options.clipboard,
         clipboard_clear: options.clipboard_clear,

@@ -54,7 +54,12 @@ struct ConsoleArgs {
 #[derive(Subcommand)]
 enum Command {
     /// An embedded server with demo data, and the console on it.
-    Demo,
+    Demo {
+        /// Sign in as a demo user (ana, bo, clara, daan, eva, …) to see the
+        /// console as their roles allow; default: the system administrator.
+        #[arg(long = "as", value_name = "USER")]
+        as_user: Option<String>,
+    },
     /// Run the management API server.
     Serve {
         /// Address to listen on.
@@ -179,14 +184,17 @@ fn main() -> ExitCode {
                 bootstrap_token: std::env::var("KEYDESK_BOOTSTRAP_TOKEN").ok(),
             }))
         }
-        Some(Command::Demo) => log_to_file(cli.console.log_file.clone()).and_then(|_| {
-            runtime.block_on(keydesk::demo::run(keydesk::demo::DemoOptions {
-                readonly: cli.console.readonly,
-                clipboard: cli.console.clipboard,
-                clipboard_clear: Duration::from_secs(cli.console.clipboard_clear_seconds),
-                tenant: cli.console.tenant.clone(),
-            }))
-        }),
+        Some(Command::Demo { as_user }) => {
+            log_to_file(cli.console.log_file.clone()).and_then(|_| {
+                runtime.block_on(keydesk::demo::run(keydesk::demo::DemoOptions {
+                    readonly: cli.console.readonly,
+                    clipboard: cli.console.clipboard,
+                    clipboard_clear: Duration::from_secs(cli.console.clipboard_clear_seconds),
+                    tenant: cli.console.tenant.clone(),
+                    as_user,
+                }))
+            })
+        }
         None => log_to_file(cli.console.log_file.clone())
             .and_then(|_| runtime.block_on(console(cli.console))),
     };
