@@ -184,6 +184,18 @@ async fn walking_the_cursor_yields_every_key_once_in_each_documented_order() {
     let by_status = f.sorted_by(|k| (group(k.status), Reverse(k.created_ms), k.id.clone()));
     f.assert_walk("", &by_status).await;
     f.assert_walk("sort=status", &by_status).await;
+    // -status: the same walk backwards (revoked first, oldest first within).
+    let mut backwards = by_status.clone();
+    backwards.reverse();
+    f.assert_walk("sort=-status", &backwards).await;
+    f.assert_walk(
+        "sort=-status&status=active",
+        &f.matching(|k| k.status == "active")
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>(),
+    )
+    .await;
     // name: A–Z, case-insensitively.
     let by_name = f.sorted_by(|k| (k.name.to_lowercase(), k.id.clone()));
     f.assert_walk("sort=name", &by_name).await;
