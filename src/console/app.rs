@@ -322,6 +322,8 @@ pub struct App {
     pub detail_zoomed: bool,
     pub input: Input,
     pub dialog: Option<Dialog>,
+    /// Dialogs that arrived while another was open, shown in turn.
+    pub queued: std::collections::VecDeque<Dialog>,
     pub status: Option<Status>,
     pub events: Vec<api::EventBody>,
     pub connection: Connection,
@@ -368,6 +370,7 @@ impl App {
             detail_zoomed: false,
             input: Input::None,
             dialog: None,
+            queued: std::collections::VecDeque::new(),
             status: None,
             events: Vec::new(),
             connection: Connection::Connecting,
@@ -922,13 +925,14 @@ impl App {
     fn on_secret_issued(&mut self, verb: &'static str, result: ClientResult<KeyWithSecret>) {
         match result {
             Ok(issued) => {
-                if matches!(self.dialog, Some(Dialog::Form(_))) {
+                // The form that asked for this key is done; any other stays.
+                if matches!(&self.dialog, Some(Dialog::Form(form)) if form.submitting) {
                     self.dialog = None;
                 }
                 if !self.on_screen(&issued.key) {
                     // Another tenant is on screen now; still show the secret once.
                     if let Some(secret) = issued.secret {
-                        self.dialog = Some(Dialog::Secret(SecretModal {
+                        self.present(Dialog::Secret(SecretModal {
                             title: format!(
                                 "{verb} {} ({})",
                                 crate::domain::text::strip_control(&issued.key.name),
@@ -955,7 +959,7 @@ impl App {
                 self.load_events();
                 self.success(format!("{verb} {name}"));
                 if let Some(secret) = issued.secret {
-                    self.dialog = Some(Dialog::Secret(SecretModal {
+                    self.present(Dialog::Secret(SecretModal {
                         title: format!("{verb} {name}"),
                         key_id: id,
                         secret: Zeroizing::new(secret),
@@ -1011,7 +1015,7 @@ impl App {
                 String::new(),
             ];
             lines.extend(failures);
-            self.dialog = Some(Dialog::Message {
+            self.present(Dialog::Message {
                 title: "Revoke: some keys failed".to_owned(),
                 lines,
             });
@@ -1046,9 +1050,22 @@ impl App {
 
     // ------------------------------------------------------------ input
 
+    /// Shows `dialog`, or queues it while another dialog is open: a
+    /// shown-once secret is never replaced before the user has closed it,
+    /// nor is a form being typed into.
+    fn present(&mut self, dialog: Dialog) {
+        match &self.dialog {
+            None | Some(Dialog::Help) => self.dialog = Some(dialog),
+            Some(_) => self.queued.push_back(dialog),
+        }
+    }
+
     pub fn on_key(&mut self, key: KeyEvent) {
         if self.dialog.is_some() {
             self.on_dialog_key(key);
+            if self.dialog.is_none() {
+                self.dialog = self.queued.pop_front();
+            }
             return;
         }
         match &self.input {
@@ -1798,5 +1815,73 @@ impl App {
             Some(KeyCreators::SystemAdmins) => "system administrators only",
             _ => "licensed developers",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::clipboard::ClipboardMode;
+    use crate::console::index::tests::key;
+
+    fn app() -> App {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = Client::new("http://127.0.0.1:9", "t").unwrap();
+        let clipboard = Clipboard::new(
+            ClipboardMode::Off,
+            Duration::ZERO,
+            Box::new(std::io::sink()),
+        );
+        let mut app = App::new(Net::new(client, tx), clipboard, None, false);
+        app.tenant = Some("acme".into());
+        app
+    }
+
+    fn issued(name: &str, secret: &str) -> Msg {
+        let mut key = key(name, KeyStatus::Active, 0);
+        key.tenant = "acme".into();
+        Msg::SecretIssued {
+            verb: "duplicated",
+            result: Ok(KeyWithSecret {
+                key,
+                secret: Some(secret.into()),
+            }),
+        }
+    }
+
+    fn shown_secret(app: &App) -> Option<String> {
+        match &app.dialog {
+            Some(Dialog::Secret(modal)) => Some(modal.secret.as_str().to_owned()),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_secret_waits_until_the_first_is_closed() {
+        let mut app = app();
+        app.on_msg(issued("a", "kd_first"));
+        app.on_msg(issued("b", "kd_second"));
+        assert_eq!(shown_secret(&app).as_deref(), Some("kd_first"));
+        app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+        assert_eq!(shown_secret(&app).as_deref(), Some("kd_second"));
+        app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+        assert!(app.dialog.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failure_report_does_not_replace_a_secret() {
+        let mut app = app();
+        app.on_msg(issued("a", "kd_first"));
+        let failure = ClientError::Protocol("refused".into());
+        app.on_msg(Msg::BulkRevoked {
+            hidden: 0,
+            results: vec![
+                ("x".into(), Err(failure.clone())),
+                ("y".into(), Err(failure)),
+            ],
+        });
+        assert_eq!(shown_secret(&app).as_deref(), Some("kd_first"));
+        app.on_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+        assert!(matches!(app.dialog, Some(Dialog::Message { .. })));
     }
 }

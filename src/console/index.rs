@@ -214,7 +214,7 @@ impl KeyIndex {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::api::Usage24h;
     use crate::domain::{UserId, UserRef};

@@ -188,6 +188,10 @@ fn refuse_if_expired(key: &ApiKey, now: DateTime<Utc>, doing: &str) -> Result<()
     Ok(())
 }
 
+/// The furthest expiry any key may have (100 years): beyond it, dates stop
+/// meaning anything and arithmetic on them can overflow.
+const FURTHEST_EXPIRY_DAYS: i64 = 36_525;
+
 /// Checks an expiry against the tenant's maximum (seed 001: new keys only).
 fn check_expiry(
     settings: &TenantSettings,
@@ -199,6 +203,12 @@ fn check_expiry(
             return Err(Refusal::invalid(
                 "VALIDATION_FAILED",
                 "expires_at: must be in the future",
+            ));
+        }
+        if at > now + Duration::days(FURTHEST_EXPIRY_DAYS) {
+            return Err(Refusal::invalid(
+                "EXPIRY_TOO_LONG",
+                "expires_at: must be within 100 years; leave it out for a key that never expires",
             ));
         }
     }
@@ -334,7 +344,18 @@ impl ApiKey {
         now: DateTime<Utc>,
     ) -> Result<(ApiKey, Secret), Refusal> {
         refuse_if_revoked(self)?;
-        let expires_at = self.expires_at.map(|at| now + (at - self.created_at));
+        let expires_at = match self.expires_at {
+            None => None,
+            Some(at) => Some(
+                now.checked_add_signed(at - self.created_at)
+                    .ok_or_else(|| {
+                        Refusal::invalid(
+                            "EXPIRY_TOO_LONG",
+                            "the copied expiry is too far in the future",
+                        )
+                    })?,
+            ),
+        };
         let request = NewKey {
             name: self.name.duplicate_name(),
             description: self.description.clone(),
@@ -630,6 +651,29 @@ pub(crate) mod tests {
             ..request()
         };
         assert!(ApiKey::create(&facts(settings, 0), ok, user_ref("ana"), &keyring(), now).is_ok());
+    }
+
+    #[test]
+    fn absurdly_distant_expiry_is_refused_and_duplicating_cannot_overflow() {
+        let now = Utc::now();
+        let far = NewKey {
+            expires_at: Some(now + Duration::days(365 * 200)),
+            ..request()
+        };
+        assert_eq!(
+            ApiKey::create(&facts(enabled(), 0), far, user_ref("ana"), &keyring(), now)
+                .unwrap_err()
+                .code,
+            "EXPIRY_TOO_LONG"
+        );
+        // A key stored before the ceiling existed, expiring at the end of time.
+        let mut key = new_key(enabled());
+        key.expires_at = Some(DateTime::<Utc>::MAX_UTC);
+        key.created_at = now - Duration::days(1);
+        let err = key
+            .duplicate(&facts(enabled(), 0), user_ref("ana"), &keyring(), now)
+            .unwrap_err();
+        assert_eq!(err.code, "EXPIRY_TOO_LONG");
     }
 
     #[test]

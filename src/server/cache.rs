@@ -7,9 +7,13 @@
 //! concurrent invalidation must not re-insert what it read, or a revoked key
 //! could come back from the dead; an epoch bumped by every invalidation and
 //! checked under the write lock prevents that.
+//!
+//! Entries also expire after [`TTL`]: defence in depth, so that no path
+//! that skipped an invalidation can keep a stale answer for long.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::domain::{ApiKey, KeyId};
 
@@ -31,13 +35,16 @@ pub enum Lookup {
     Miss(u64),
 }
 
+/// How long a cached answer is trusted without an invalidation.
+pub const TTL: Duration = Duration::from_secs(60);
+
 /// Entries beyond which the cache starts over, bounding memory.
 const MAX_ENTRIES: usize = 500_000;
 
 #[derive(Default)]
 struct Inner {
     epoch: u64,
-    by_digest: HashMap<String, Cached>,
+    by_digest: HashMap<String, (Cached, Instant)>,
     digest_of: HashMap<KeyId, String>,
 }
 
@@ -63,8 +70,8 @@ impl KeyCache {
     pub fn get(&self, digest: &str) -> Lookup {
         let inner = self.read();
         match inner.by_digest.get(digest) {
-            Some(cached) => Lookup::Hit(cached.clone()),
-            None => Lookup::Miss(inner.epoch),
+            Some((cached, at)) if at.elapsed() < TTL => Lookup::Hit(cached.clone()),
+            _ => Lookup::Miss(inner.epoch),
         }
     }
 
@@ -83,7 +90,7 @@ impl KeyCache {
                 .digest_of
                 .insert(record.key.id.clone(), digest.clone());
         }
-        inner.by_digest.insert(digest, cached);
+        inner.by_digest.insert(digest, (cached, Instant::now()));
     }
 
     /// Drops everything known about a key and about `digest` (its current secret).

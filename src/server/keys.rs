@@ -259,36 +259,43 @@ pub async fn create_key(
     });
     let (keyring, origin, actor) = (state.keyring.clone(), caller.origin(), caller.user.clone());
     let now = super::now();
-    let created = state
-        .store
-        .create_key(
-            &tenant.id,
-            &owner.id,
-            idempotency,
-            Box::new(move |facts| {
-                // Checked again against the settings inside the transaction.
-                policy::may_create_key(&actor, &facts.tenant.settings, &request.owner.id)?;
-                let (key, secret) =
-                    ApiKey::create(&facts, request, origin.actor.clone(), &keyring, now)?;
-                let event = origin.event(
-                    now,
-                    Some(key.tenant_id.clone()),
-                    EventAction::KeyCreated,
-                    (key.id.as_str(), key.name.as_str()),
-                    json!({
-                        "name": key.name.as_str(),
-                        "owner": key.owner.id.as_str(),
-                        "scopes": key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-                        "expires_at": key.expires_at,
-                    }),
-                );
-                Ok((key, secret, event))
+    let creation: crate::store::KeyCreation = Box::new(move |facts| {
+        // Checked again against the settings inside the transaction.
+        policy::may_create_key(&actor, &facts.tenant.settings, &request.owner.id)?;
+        let (key, secret) = ApiKey::create(&facts, request, origin.actor.clone(), &keyring, now)?;
+        let event = origin.event(
+            now,
+            Some(key.tenant_id.clone()),
+            EventAction::KeyCreated,
+            (key.id.as_str(), key.name.as_str()),
+            json!({
+                "name": key.name.as_str(),
+                "owner": key.owner.id.as_str(),
+                "scopes": key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+                "expires_at": key.expires_at,
             }),
-        )
+        );
+        Ok((key, secret, event))
+    });
+    let (store, cache, tenant_id, owner_id) = (
+        state.store.clone(),
+        state.cache.clone(),
+        tenant.id.clone(),
+        owner.id.clone(),
+    );
+    let created = state
+        .to_completion(async move {
+            let created = store
+                .create_key(&tenant_id, &owner_id, idempotency, creation)
+                .await?;
+            if let Created::New(key, _) = &created {
+                cache.forget_key(&key.id, &key.secret_digest);
+            }
+            Ok(created)
+        })
         .await?;
     match created {
         Created::New(key, secret) => {
-            state.cache.forget_key(&key.id, &key.secret_digest);
             let body = with_secret(key_body(&state, &key).await?, Some(&secret));
             let location = format!("/v1/tenants/{}/keys/{}", key.tenant_id, key.id);
             let mut response =
@@ -378,109 +385,107 @@ async fn change_key(
     let (keyring, origin, actor) = (state.keyring.clone(), caller.origin(), caller.user.clone());
     let now: DateTime<Utc> = super::now();
     let forgets = !matches!(op, KeyOp::Reveal);
-    let committed = state
-        .store
-        .update_key(
-            &tenant.id,
-            id,
-            Box::new(move |mut key, tenant| {
-                if_match.check(&key.etag())?;
-                policy::may_act_on_key(&actor, op.action(), &tenant.settings, &key.owner.id)?;
-                let settings = &tenant.settings;
-                let before = key.status(now);
-                let who = origin.actor.clone();
-                let mut secret = None;
-                let (action, changes) = match op {
-                    KeyOp::Edit(edit) => {
-                        let old = key.clone();
-                        let changed = key.edit(edit, settings, who, now)?;
-                        let mut changes = serde_json::Map::new();
-                        for field in &changed {
-                            let (from, to) = match *field {
-                                "name" => (json!(old.name), json!(key.name)),
-                                "description" => (json!(old.description), json!(key.description)),
-                                _ => (json!(old.scopes), json!(key.scopes)),
-                            };
-                            changes.insert((*field).to_owned(), json!({ "from": from, "to": to }));
-                        }
-                        if changed.is_empty() {
-                            return Ok(KeyWrite {
-                                key: Some(key),
-                                events: Vec::new(),
-                                secret: None,
-                            });
-                        }
-                        (EventAction::KeyUpdated, serde_json::Value::Object(changes))
-                    }
-                    KeyOp::Disable => {
-                        key.disable(who, now)?;
-                        (
-                            EventAction::KeyDisabled,
-                            status_change(before, key.status(now)),
-                        )
-                    }
-                    KeyOp::Enable => {
-                        key.enable(who, now)?;
-                        (
-                            EventAction::KeyEnabled,
-                            status_change(before, key.status(now)),
-                        )
-                    }
-                    KeyOp::Revoke => {
-                        key.revoke(settings, who, now)?;
-                        (
-                            EventAction::KeyRevoked,
-                            status_change(before, key.status(now)),
-                        )
-                    }
-                    KeyOp::Regenerate => {
-                        let old_start = key.start.clone();
-                        secret = Some(key.regenerate(settings, &keyring, who, now)?);
-                        (
-                            EventAction::KeyRegenerated,
-                            json!({ "start": { "from": old_start, "to": key.start } }),
-                        )
-                    }
-                    KeyOp::Delete => {
-                        let event = origin.event(
-                            now,
-                            Some(key.tenant_id.clone()),
-                            EventAction::KeyDeleted,
-                            (key.id.as_str(), key.name.as_str()),
-                            json!({ "status": before, "owner": key.owner.id.as_str() }),
-                        );
-                        return Ok(KeyWrite {
-                            key: None,
-                            events: vec![event],
-                            secret: None,
-                        });
-                    }
-                    KeyOp::Reveal => {
-                        secret = Some(key.reveal(settings, &keyring)?);
-                        (EventAction::KeySecretRevealed, json!({}))
-                    }
-                };
+    let mutation: crate::store::KeyMutation = Box::new(move |mut key, tenant| {
+        if_match.check(&key.etag())?;
+        policy::may_act_on_key(&actor, op.action(), &tenant.settings, &key.owner.id)?;
+        let settings = &tenant.settings;
+        let before = key.status(now);
+        let who = origin.actor.clone();
+        let mut secret = None;
+        let (action, changes) = match op {
+            KeyOp::Edit(edit) => {
+                let old = key.clone();
+                let changed = key.edit(edit, settings, who, now)?;
+                let mut changes = serde_json::Map::new();
+                for field in &changed {
+                    let (from, to) = match *field {
+                        "name" => (json!(old.name), json!(key.name)),
+                        "description" => (json!(old.description), json!(key.description)),
+                        _ => (json!(old.scopes), json!(key.scopes)),
+                    };
+                    changes.insert((*field).to_owned(), json!({ "from": from, "to": to }));
+                }
+                if changed.is_empty() {
+                    return Ok(KeyWrite {
+                        key: Some(key),
+                        events: Vec::new(),
+                        secret: None,
+                    });
+                }
+                (EventAction::KeyUpdated, serde_json::Value::Object(changes))
+            }
+            KeyOp::Disable => {
+                key.disable(who, now)?;
+                (
+                    EventAction::KeyDisabled,
+                    status_change(before, key.status(now)),
+                )
+            }
+            KeyOp::Enable => {
+                key.enable(who, now)?;
+                (
+                    EventAction::KeyEnabled,
+                    status_change(before, key.status(now)),
+                )
+            }
+            KeyOp::Revoke => {
+                key.revoke(settings, who, now)?;
+                (
+                    EventAction::KeyRevoked,
+                    status_change(before, key.status(now)),
+                )
+            }
+            KeyOp::Regenerate => {
+                let old_start = key.start.clone();
+                secret = Some(key.regenerate(settings, &keyring, who, now)?);
+                (
+                    EventAction::KeyRegenerated,
+                    json!({ "start": { "from": old_start, "to": key.start } }),
+                )
+            }
+            KeyOp::Delete => {
                 let event = origin.event(
                     now,
                     Some(key.tenant_id.clone()),
-                    action,
+                    EventAction::KeyDeleted,
                     (key.id.as_str(), key.name.as_str()),
-                    changes,
+                    json!({ "status": before, "owner": key.owner.id.as_str() }),
                 );
-                Ok(KeyWrite {
-                    key: Some(key),
+                return Ok(KeyWrite {
+                    key: None,
                     events: vec![event],
-                    secret,
-                })
-            }),
-        )
-        .await?;
-    if forgets {
-        state
-            .cache
-            .forget_key(&committed.key.id, &committed.key.secret_digest);
-    }
-    Ok(committed)
+                    secret: None,
+                });
+            }
+            KeyOp::Reveal => {
+                secret = Some(key.reveal(settings, &keyring)?);
+                (EventAction::KeySecretRevealed, json!({}))
+            }
+        };
+        let event = origin.event(
+            now,
+            Some(key.tenant_id.clone()),
+            action,
+            (key.id.as_str(), key.name.as_str()),
+            changes,
+        );
+        Ok(KeyWrite {
+            key: Some(key),
+            events: vec![event],
+            secret,
+        })
+    });
+    let (store, cache) = (state.store.clone(), state.cache.clone());
+    let (tenant_id, id) = (tenant.id.clone(), id.to_owned());
+    state
+        .to_completion(async move {
+            let committed = store.update_key(&tenant_id, &id, mutation).await?;
+            if forgets {
+                cache.forget_key(&committed.key.id, &committed.key.secret_digest);
+            }
+            Ok(committed)
+        })
+        .await
 }
 
 async fn key_response(state: &AppState, committed: &KeyCommitted) -> ApiResult<Response> {
@@ -687,38 +692,45 @@ pub async fn duplicate_key(
     )?;
     let (keyring, origin, actor) = (state.keyring.clone(), caller.origin(), caller.user.clone());
     let now = super::now();
+    let creation: crate::store::KeyCreation = Box::new(move |facts| {
+        policy::may_act_on_key(
+            &actor,
+            KeyAction::Duplicate,
+            &facts.tenant.settings,
+            &source.owner.id,
+        )?;
+        let (key, secret) = source.duplicate(&facts, origin.actor.clone(), &keyring, now)?;
+        let event = origin.event(
+            now,
+            Some(key.tenant_id.clone()),
+            EventAction::KeyDuplicated,
+            (key.id.as_str(), key.name.as_str()),
+            json!({ "source": source.id.as_str() }),
+        );
+        Ok((key, secret, event))
+    });
+    let (store, cache, tenant_id, owner_id) = (
+        state.store.clone(),
+        state.cache.clone(),
+        tenant.id.clone(),
+        caller.user.id.clone(),
+    );
     let created = state
-        .store
-        .create_key(
-            &tenant.id,
-            &caller.user.id,
-            None,
-            Box::new(move |facts| {
-                policy::may_act_on_key(
-                    &actor,
-                    KeyAction::Duplicate,
-                    &facts.tenant.settings,
-                    &source.owner.id,
-                )?;
-                let (key, secret) =
-                    source.duplicate(&facts, origin.actor.clone(), &keyring, now)?;
-                let event = origin.event(
-                    now,
-                    Some(key.tenant_id.clone()),
-                    EventAction::KeyDuplicated,
-                    (key.id.as_str(), key.name.as_str()),
-                    json!({ "source": source.id.as_str() }),
-                );
-                Ok((key, secret, event))
-            }),
-        )
+        .to_completion(async move {
+            let created = store
+                .create_key(&tenant_id, &owner_id, None, creation)
+                .await?;
+            if let Created::New(key, _) = &created {
+                cache.forget_key(&key.id, &key.secret_digest);
+            }
+            Ok(created)
+        })
         .await?;
     let Created::New(key, secret) = created else {
         return Err(
             Refusal::conflict("UNEXPECTED_REPLAY", "duplicate was answered as a replay").into(),
         );
     };
-    state.cache.forget_key(&key.id, &key.secret_digest);
     let body = with_secret(key_body(&state, &key).await?, Some(&secret));
     Ok((StatusCode::CREATED, etag_header(key.version), Json(body)).into_response())
 }

@@ -76,6 +76,20 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Runs `work` as a task of its own and waits for it. A handler is
+    /// dropped when its client hangs up; work spawned here still finishes, so
+    /// a committed mutation is always followed by its cache invalidation (a
+    /// revoke whose client vanished must still stop the key verifying).
+    pub(crate) async fn to_completion<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = ApiResult<T>> + Send + 'static,
+    {
+        tokio::spawn(work).await.map_err(ApiError::internal)?
+    }
+}
+
 /// Loads a tenant the caller may see; any other id answers 404, so
 /// existence does not leak across tenants.
 pub(crate) async fn visible_tenant(

@@ -164,51 +164,51 @@ pub async fn update_settings(
     let patch = parse_patch(&body)?;
     let origin = caller.origin();
     let now = super::now();
+    let mutation: crate::store::SettingsMutation = Box::new(move |mut tenant| {
+        if_match.check(&format!("\"{}\"", tenant.settings_version))?;
+        let (next, changed) = tenant.settings.apply(&patch)?;
+        let before = api::Settings::from_domain(&tenant.settings, 0);
+        let after = api::Settings::from_domain(&next, 0);
+        let (before, after) = (json!(before), json!(after));
+        let changes: serde_json::Map<_, _> = changed
+            .iter()
+            .map(|f| {
+                (
+                    (*f).to_owned(),
+                    json!({ "from": before[*f], "to": after[*f] }),
+                )
+            })
+            .collect();
+        let forget_stored_secrets = tenant.settings.secret_retrieval == SecretRetrieval::Admins
+            && next.secret_retrieval == SecretRetrieval::Never;
+        if !changed.is_empty() {
+            tenant.settings = next;
+            tenant.settings_version += 1;
+        }
+        let event = (!changes.is_empty()).then(|| {
+            origin.event(
+                now,
+                Some(tenant.id.clone()),
+                EventAction::SettingsUpdated,
+                (tenant.id.as_str(), tenant.name.as_str()),
+                serde_json::Value::Object(changes),
+            )
+        });
+        Ok(SettingsWrite {
+            tenant,
+            event,
+            forget_stored_secrets,
+        })
+    });
+    let (store, cache, tenant_id) = (state.store.clone(), state.cache.clone(), tenant.id.clone());
     let updated = state
-        .store
-        .update_settings(
-            &tenant.id,
-            Box::new(move |mut tenant| {
-                if_match.check(&format!("\"{}\"", tenant.settings_version))?;
-                let (next, changed) = tenant.settings.apply(&patch)?;
-                let before = api::Settings::from_domain(&tenant.settings, 0);
-                let after = api::Settings::from_domain(&next, 0);
-                let (before, after) = (json!(before), json!(after));
-                let changes: serde_json::Map<_, _> = changed
-                    .iter()
-                    .map(|f| {
-                        (
-                            (*f).to_owned(),
-                            json!({ "from": before[*f], "to": after[*f] }),
-                        )
-                    })
-                    .collect();
-                let forget_stored_secrets = tenant.settings.secret_retrieval
-                    == SecretRetrieval::Admins
-                    && next.secret_retrieval == SecretRetrieval::Never;
-                if !changed.is_empty() {
-                    tenant.settings = next;
-                    tenant.settings_version += 1;
-                }
-                let event = (!changes.is_empty()).then(|| {
-                    origin.event(
-                        now,
-                        Some(tenant.id.clone()),
-                        EventAction::SettingsUpdated,
-                        (tenant.id.as_str(), tenant.name.as_str()),
-                        serde_json::Value::Object(changes),
-                    )
-                });
-                Ok(SettingsWrite {
-                    tenant,
-                    event,
-                    forget_stored_secrets,
-                })
-            }),
-        )
+        .to_completion(async move {
+            let updated = store.update_settings(&tenant_id, mutation).await?;
+            // Settings decide verification (api_keys_enabled): forget every cached answer.
+            cache.clear();
+            Ok(updated)
+        })
         .await?;
-    // Settings decide verification (api_keys_enabled): forget every cached answer.
-    state.cache.clear();
     Ok(settings_response(&updated))
 }
 

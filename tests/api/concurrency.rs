@@ -195,3 +195,54 @@ async fn concurrent_retries_with_one_idempotency_key_create_one_key() {
     assert_eq!((new, replayed, ids.len()), (1, 7, 1));
     assert_eq!(app.list_keys(&tenant, "").await["total"], 1);
 }
+
+/// A client that sends a revoke and hangs up at once (Ctrl-C on curl, a
+/// timeout) must not leave the key verifying: whenever the revoke reached
+/// the database, the very next verification answers REVOKED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoke_whose_client_hung_up_still_stops_the_key_verifying() {
+    use tokio::io::AsyncWriteExt;
+
+    let app = spawn_app().await;
+    let tenant = app.enabled_tenant("acme").await;
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let mut revoked = 0;
+    for round in 0..20 {
+        let key = app
+            .create_key(
+                &tenant,
+                &app.admin,
+                json!({ "name": format!("hangup-{round}") }),
+            )
+            .await;
+        assert_eq!(app.verify(&key.secret).await, "VALID", "cached as valid");
+        let request = format!(
+            "POST /v1/tenants/{tenant}/keys/{}/revoke HTTP/1.1\r\nHost: {address}\r\n\
+             Authorization: Bearer {}\r\nContent-Length: 0\r\n\r\n",
+            key.id, app.admin
+        );
+        let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        socket.write_all(request.as_bytes()).await.unwrap();
+        // Hang up at varying moments: before, during and after the write.
+        tokio::time::sleep(Duration::from_micros(500 * (round % 20))).await;
+        drop(socket);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stored = app.get_key(&tenant, &key.id).await.expect(200);
+        let code = app.verify(&key.secret).await;
+        match stored.json["status"].as_str().unwrap() {
+            "revoked" => {
+                revoked += 1;
+                assert_eq!(
+                    code, "REVOKED",
+                    "round {round}: revoked in the store, {code} at verify"
+                );
+            }
+            "active" => assert_eq!(code, "VALID", "round {round}"),
+            other => panic!("round {round}: status {other}"),
+        }
+    }
+    assert!(
+        revoked > 0,
+        "no revoke reached the server: the test proved nothing"
+    );
+}
