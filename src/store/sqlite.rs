@@ -459,24 +459,17 @@ fn status_rank(status: KeyStatus) -> i64 {
 }
 
 /// Appends the sort expression of `field`; its natural direction is
-/// ascending for status, name and expires, descending for created and
-/// last_used. (The status sort's pages come from `status_page`; its
-/// expression here serves cursors and other queries.)
-fn push_sort_expression(sql: &mut Sql, field: SortField, now: i64) -> bool {
+/// ascending for name and expires, descending for created and last_used.
+/// The status sort's pages come from `status_page` (or, for a search with
+/// few matches, `few_matches_status_page`); within a status group it orders
+/// by creation, newest first, which is what it gets here.
+fn push_sort_expression(sql: &mut Sql, field: SortField) -> bool {
     match field {
-        SortField::Status => {
-            sql.push("((CASE WHEN k.lifecycle = 'revoked' THEN 3 WHEN k.expires_at IS NOT NULL AND k.expires_at <= ")
-                .bind(now)
-                .push(&format!(
-                    " THEN 2 WHEN k.lifecycle = 'disabled' THEN 1 ELSE 0 END) * {STATUS_GROUP} + ({STATUS_GROUP} - k.created_at))"
-                ));
-            true
-        }
         SortField::Name => {
             sql.push("k.name_lower");
             true
         }
-        SortField::Created => {
+        SortField::Created | SortField::Status => {
             sql.push("k.created_at");
             false
         }
@@ -727,7 +720,7 @@ fn status_page(
 /// filtered page is an index-only scan that stops once the page is full.
 fn sorted_page_sql(tenant: &str, query: &KeyQuery, now: i64, fetch: i64) -> Sql {
     let mut sql = Sql::new("SELECT k.id, ");
-    let ascending = push_sort_expression(&mut sql, query.sort.field, now) != query.sort.reversed;
+    let ascending = push_sort_expression(&mut sql, query.sort.field) != query.sort.reversed;
     sql.push(" AS sort_value FROM keys k WHERE k.tenant_id = ")
         .bind(tenant.to_owned());
     if let Some(status) = query.status {
@@ -736,7 +729,7 @@ fn sorted_page_sql(tenant: &str, query: &KeyQuery, now: i64, fetch: i64) -> Sql 
     push_filters(&mut sql, query);
     if let Some(cursor) = &query.cursor {
         sql.push(" AND (");
-        push_sort_expression(&mut sql, query.sort.field, now);
+        push_sort_expression(&mut sql, query.sort.field);
         sql.push(", k.id) ")
             .push(if ascending { ">" } else { "<" })
             .push(" (");
