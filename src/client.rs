@@ -178,7 +178,7 @@ impl Client {
         let path = format!("/v1/tenants/{}/settings", encode(tenant));
         let mut request = self.request(Method::PATCH, &path).json(body);
         if let Some(version) = if_match {
-            request = request.header("if-match", format!("\"{version}\""));
+            request = request.header("if-match", crate::domain::key::etag(version));
         }
         self.send(request).await
     }
@@ -219,7 +219,7 @@ impl Client {
             .request(Method::PATCH, &Self::key_path(tenant, id))
             .json(body);
         if let Some(version) = if_match {
-            request = request.header("if-match", format!("\"{version}\""));
+            request = request.header("if-match", crate::domain::key::etag(version));
         }
         self.send(request).await
     }

@@ -192,6 +192,13 @@ fn refuse_if_expired(key: &ApiKey, now: DateTime<Utc>, doing: &str) -> Result<()
 /// meaning anything and arithmetic on them can overflow.
 const FURTHEST_EXPIRY_DAYS: i64 = 36_525;
 
+/// The ETag of a resource at `version`: the one format the server sends
+/// and `If-Match` is compared against.
+#[must_use]
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
 /// Checks an expiry against the tenant's maximum (seed 001: new keys only).
 fn check_expiry(
     settings: &TenantSettings,
@@ -260,7 +267,7 @@ impl ApiKey {
     /// The key's ETag value.
     #[must_use]
     pub fn etag(&self) -> String {
-        format!("\"{}\"", self.version)
+        etag(self.version)
     }
 
     /// True while the key counts against its owner's `max_keys_per_user`.

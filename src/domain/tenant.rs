@@ -280,6 +280,14 @@ pub struct Tenant {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl Tenant {
+    /// The settings' ETag.
+    #[must_use]
+    pub fn settings_etag(&self) -> String {
+        super::key::etag(self.settings_version)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -155,8 +155,9 @@ async fn key_body(state: &AppState, key: &ApiKey) -> ApiResult<api::Key> {
         .ok_or_else(|| ApiError::internal("key body missing"))
 }
 
-fn etag_header(version: i64) -> [(header::HeaderName, HeaderValue); 1] {
-    let value = HeaderValue::from_str(&format!("\"{version}\""))
+/// The `ETag` header for a resource at `version`.
+pub(super) fn etag_header(version: i64) -> [(header::HeaderName, HeaderValue); 1] {
+    let value = HeaderValue::from_str(&crate::domain::key::etag(version))
         .unwrap_or(HeaderValue::from_static("\"0\""));
     [(header::ETAG, value)]
 }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -37,10 +37,8 @@ pub(super) fn parse_patch(body: &api::UpdateSettings) -> ApiResult<SettingsPatch
 }
 
 fn settings_response(tenant: &Tenant) -> Response {
-    let etag = HeaderValue::from_str(&format!("\"{}\"", tenant.settings_version))
-        .unwrap_or(HeaderValue::from_static("\"0\""));
     (
-        [(header::ETAG, etag)],
+        super::keys::etag_header(tenant.settings_version),
         Json(api::Settings::from_domain(
             &tenant.settings,
             tenant.settings_version,
@@ -165,7 +163,7 @@ pub async fn update_settings(
     let origin = caller.origin();
     let now = super::now();
     let mutation: crate::store::SettingsMutation = Box::new(move |mut tenant| {
-        if_match.check(&format!("\"{}\"", tenant.settings_version))?;
+        if_match.check(&tenant.settings_etag())?;
         let (next, changed) = tenant.settings.apply(&patch)?;
         let before = api::Settings::from_domain(&tenant.settings, 0);
         let after = api::Settings::from_domain(&next, 0);
