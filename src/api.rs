@@ -1,6 +1,8 @@
 //! The JSON bodies of the management API (v1), shared by the server and its
 //! clients so the two cannot drift. Field names are SPEC's words. Request
 //! bodies refuse unknown fields, so a typo is an error instead of a no-op.
+//! Bodies convert from the domain (server side) and, where a client asks the
+//! domain's rules, back to it (`to_domain`).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -149,6 +151,35 @@ pub struct UpdateKey {
     /// Refused with `SCOPES_FIXED` when the tenant's `scopes_editable` is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
+    /// The new owner's user id: a member of the tenant with the developer
+    /// role (or a system administrator). Only tenant and system admins give
+    /// a key to someone else; the new owner's `max_keys_per_user` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Absent: unchanged; `null`: never expires; a time: expires then. A new
+    /// expiry obeys the creation rules: in the future, and, when the tenant
+    /// sets `max_expiry_days`, within that many days from now (`null` refused).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// `POST /v1/tenants/{t}/keys/{id}/duplicate`: what the copy changes. An
+/// absent or empty body copies the source as it is, its name suffixed
+/// with " (copy)".
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DuplicateKey {
+    /// The copy's name, instead of the source's name suffixed with " (copy)".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The copy's description, instead of the source's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// A tenant's settings (SPEC §2).
@@ -185,6 +216,29 @@ impl Settings {
                 .map(|s| s.as_str().to_owned())
                 .collect(),
             version,
+        }
+    }
+
+    /// The domain's settings, to ask the domain's rules (policy, status
+    /// machine) what the server would answer. Trusts the server: its values
+    /// were parsed when they were stored.
+    #[must_use]
+    pub fn to_domain(&self) -> domain::TenantSettings {
+        domain::TenantSettings {
+            api_keys_enabled: self.api_keys_enabled,
+            max_expiry_days: self.max_expiry_days,
+            max_keys_per_user: self.max_keys_per_user,
+            key_creators: self.key_creators,
+            scopes_editable: self.scopes_editable,
+            revoke_requires_disabled: self.revoke_requires_disabled,
+            secret_retrieval: self.secret_retrieval,
+            key_prefix: domain::KeyPrefix::from_trusted(self.key_prefix.clone()),
+            scopes: self
+                .scopes
+                .iter()
+                .cloned()
+                .map(domain::Scope::from_trusted)
+                .collect(),
         }
     }
 }
@@ -296,6 +350,21 @@ impl UserBody {
             roles: user.roles.iter().collect(),
             licensed: user.licensed,
             created_at: user.created_at,
+        }
+    }
+
+    /// The domain's user, to ask the policy what the server would allow
+    /// them. Trusts the server: its values were parsed when they were stored.
+    #[must_use]
+    pub fn to_domain(&self) -> domain::User {
+        domain::User {
+            id: domain::UserId::from_trusted(self.id.clone()),
+            name: domain::PersonName::from_trusted(self.name.clone()),
+            email: domain::Email::from_trusted(self.email.clone()),
+            tenant_id: self.tenant.clone().map(domain::TenantId::from_trusted),
+            roles: domain::Roles::new(self.roles.iter().copied()),
+            licensed: self.licensed,
+            created_at: self.created_at,
         }
     }
 }
@@ -458,4 +527,74 @@ pub struct VerifyResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Health {
     pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::policy::{self, KeyAction};
+
+    fn settings() -> domain::TenantSettings {
+        domain::TenantSettings {
+            api_keys_enabled: true,
+            max_expiry_days: Some(30),
+            max_keys_per_user: Some(3),
+            key_creators: KeyCreators::SystemAdmins,
+            scopes_editable: false,
+            revoke_requires_disabled: true,
+            secret_retrieval: SecretRetrieval::Admins,
+            key_prefix: domain::KeyPrefix::parse("acme").unwrap(),
+            scopes: vec![domain::Scope::parse("payments:read").unwrap()],
+        }
+    }
+
+    #[test]
+    fn settings_come_back_from_the_api_as_they_were_sent() {
+        let settings = settings();
+        let body = Settings::from_domain(&settings, 7);
+        assert_eq!(body.to_domain(), settings);
+        // Through JSON too, as a client receives them.
+        let received: Settings =
+            serde_json::from_str(&serde_json::to_string(&body).unwrap()).unwrap();
+        assert_eq!(received.to_domain(), settings);
+        assert_eq!(
+            Settings::from_domain(&domain::TenantSettings::default(), 1).to_domain(),
+            domain::TenantSettings::default()
+        );
+    }
+
+    #[test]
+    fn a_user_comes_back_from_the_api_and_the_policy_judges_them_alike() {
+        let user = domain::User {
+            id: domain::UserId::from_trusted("usr_ana".to_owned()),
+            name: domain::PersonName::parse("Ana Lima").unwrap(),
+            email: domain::Email::parse("ana@example.com").unwrap(),
+            tenant_id: Some(domain::TenantId::parse("acme").unwrap()),
+            roles: domain::Roles::new([Role::TenantAdmin, Role::Developer]),
+            licensed: true,
+            created_at: Utc::now(),
+        };
+        let body: UserBody =
+            serde_json::from_value(serde_json::to_value(UserBody::from_domain(&user)).unwrap())
+                .unwrap();
+        let back = body.to_domain();
+        assert_eq!(back, user);
+        let settings = domain::TenantSettings {
+            api_keys_enabled: true,
+            ..domain::TenantSettings::default()
+        };
+        let other = domain::UserId::from_trusted("usr_bo".to_owned());
+        for action in KeyAction::ALL {
+            assert_eq!(
+                policy::may_act_on_key(&back, action, &settings, &other),
+                policy::may_act_on_key(&user, action, &settings, &other),
+                "{action:?}"
+            );
+        }
+        let mut root = UserBody::from_domain(&user);
+        root.tenant = None;
+        root.roles = vec![Role::SystemAdmin];
+        assert!(root.to_domain().is_system_admin());
+        assert_eq!(root.to_domain().tenant_id, None);
+    }
 }

@@ -1,7 +1,9 @@
 //! The typed client of the management API: the console and the CLI speak to
 //! a server only through this, exactly as they would to a remote one. Every
 //! failure is a [`ClientError`] that says whether the server refused (with
-//! its problem) or could not be reached at all.
+//! its problem), could not be reached at all, or was never asked because
+//! the session is read-only. Read-only is decided in one place, [`Client`]'s
+//! `send`, from the request itself, so no mutating method can forget it.
 
 use std::time::Duration;
 
@@ -11,19 +13,35 @@ use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
 use crate::api::{self, Problem};
+use crate::domain::KeySort;
 
-/// Why a request failed.
+/// Why a request failed. Its `Display` is a sentence a status line or the
+/// CLI prints as it is.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with a problem (4xx/5xx).
-    #[error("{}", .0.detail)]
+    #[error("{}", describe_problem(.0))]
     Api(Problem),
-    /// No answer: refused, timed out, DNS, TLS.
-    #[error("cannot reach the server: {0}")]
-    Unreachable(String),
+    /// No answer from `server`: refused, timed out, DNS, TLS.
+    #[error("cannot reach {server}: {reason}")]
+    Unreachable { server: String, reason: String },
     /// An answer that is not what the API promises.
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    /// The session is read-only and the request would change something;
+    /// it was not sent.
+    #[error("read-only session: nothing was sent")]
+    ReadOnly { method: String, path: String },
+}
+
+/// A problem as one line: the server's sentence and its stable code; a
+/// refused token says so plainly, whatever the server's wording.
+fn describe_problem(problem: &Problem) -> String {
+    if problem.status == StatusCode::UNAUTHORIZED.as_u16() {
+        "the server refused the token".to_owned()
+    } else {
+        format!("{} ({})", problem.detail, problem.code)
+    }
 }
 
 impl ClientError {
@@ -31,10 +49,17 @@ impl ClientError {
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self {
-            ClientError::Unreachable(_) => true,
+            ClientError::Unreachable { .. } => true,
             ClientError::Api(problem) => problem.status >= 500,
-            ClientError::Protocol(_) => false,
+            ClientError::Protocol(_) | ClientError::ReadOnly { .. } => false,
         }
+    }
+
+    /// True when the server refused the management token (401): a new
+    /// token, not a retry, is what helps.
+    #[must_use]
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ClientError::Api(problem) if problem.status == StatusCode::UNAUTHORIZED.as_u16())
     }
 
     /// The problem's stable code, if the server sent one.
@@ -59,7 +84,7 @@ pub struct KeyListQuery {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sort: Option<String>,
+    pub sort: Option<KeySort>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,14 +96,37 @@ pub struct KeyListQuery {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// The path part of `base` (e.g. `/keydesk` behind a proxy), so `send`
+    /// sees the API path of a built request.
+    base_path: String,
     token: std::sync::Arc<Zeroizing<String>>,
+    readonly: bool,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("base", &self.base)
+            .field("readonly", &self.readonly)
             .finish_non_exhaustive()
+    }
+}
+
+/// What a read-only session may still send: reads, and the two POSTs that
+/// change no key: a verification, and revealing a stored secret (which only
+/// records its audit event). Everything else is refused before it is sent.
+fn allowed_when_readonly(method: &Method, path: &str) -> bool {
+    match *method {
+        Method::GET | Method::HEAD | Method::OPTIONS => true,
+        Method::POST => {
+            let segments: Vec<&str> = path.split('/').collect();
+            path == "/v1/verify"
+                || matches!(
+                    segments.as_slice(),
+                    ["", "v1", "tenants", _, "keys", _, "reveal"]
+                )
+        }
+        _ => false,
     }
 }
 
@@ -94,16 +142,58 @@ impl Client {
             .user_agent(concat!("keydesk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let base = base.trim_end_matches('/').to_owned();
+        let base_path = reqwest::Url::parse(&base)
+            .map(|url| url.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
         Ok(Self {
             http,
-            base: base.trim_end_matches('/').to_owned(),
+            base,
+            base_path,
             token: std::sync::Arc::new(Zeroizing::new(token.to_owned())),
+            readonly: false,
         })
+    }
+
+    /// With `on`, a read-only client: every request that could change
+    /// something answers [`ClientError::ReadOnly`] without being sent.
+    #[must_use]
+    pub fn readonly(mut self, on: bool) -> Self {
+        self.readonly = on;
+        self
+    }
+
+    #[must_use]
+    pub fn is_readonly(&self) -> bool {
+        self.readonly
     }
 
     #[must_use]
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    fn unreachable(&self, reason: impl Into<String>) -> ClientError {
+        ClientError::Unreachable {
+            server: self.base.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Why a request got no answer, in words (the URL is said by the error).
+    fn no_answer(&self, err: reqwest::Error) -> ClientError {
+        if err.is_timeout() {
+            return self.unreachable("the request timed out");
+        }
+        if err.is_connect() {
+            return self.unreachable("the connection was refused or the host is unreachable");
+        }
+        // reqwest's own sentence is generic; the innermost cause says what happened.
+        let mut cause: &dyn std::error::Error = &err;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        self.unreachable(cause.to_string())
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -112,21 +202,27 @@ impl Client {
             .bearer_auth(self.token.as_str())
     }
 
+    /// Sends a request and reads its answer. Every request passes here, so
+    /// this is where a read-only session stops whatever could change something.
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> ClientResult<T> {
-        let response = request.send().await.map_err(|e| {
-            ClientError::Unreachable(if e.is_timeout() {
-                "the request timed out".to_owned()
-            } else if e.is_connect() {
-                "connection refused or unreachable".to_owned()
-            } else {
-                e.to_string()
-            })
-        })?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
+        let request = request.build().map_err(|e| self.no_answer(e))?;
+        if self.readonly {
+            let path = request.url().path();
+            let path = path.strip_prefix(&self.base_path).unwrap_or(path);
+            if !allowed_when_readonly(request.method(), path) {
+                return Err(ClientError::ReadOnly {
+                    method: request.method().to_string(),
+                    path: path.to_owned(),
+                });
+            }
+        }
+        let response = self
+            .http
+            .execute(request)
             .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+            .map_err(|e| self.no_answer(e))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| self.no_answer(e))?;
         if status.is_success() {
             let body: &[u8] = if status == StatusCode::NO_CONTENT {
                 b"null"
@@ -255,8 +351,17 @@ impl Client {
         self.key_action(tenant, id, "regenerate").await
     }
 
-    pub async fn duplicate_key(&self, tenant: &str, id: &str) -> ClientResult<api::KeyWithSecret> {
-        self.key_action(tenant, id, "duplicate").await
+    /// A new key with the presets of key `id`; `body` may name and describe
+    /// it (`DuplicateKey::default()` copies the source's, the name suffixed).
+    pub async fn duplicate_key(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &api::DuplicateKey,
+    ) -> ClientResult<api::KeyWithSecret> {
+        let path = format!("{}/duplicate", Self::key_path(tenant, id));
+        self.send(self.request(Method::POST, &path).json(body))
+            .await
     }
 
     pub async fn reveal_key(&self, tenant: &str, id: &str) -> ClientResult<api::RevealedSecret> {
@@ -276,6 +381,35 @@ impl Client {
         let path = format!("/v1/tenants/{}/users", encode(tenant));
         self.send(self.request(Method::POST, &path).json(body))
             .await
+    }
+
+    /// Grants or withdraws roles and the license, renames, changes the e-mail.
+    pub async fn update_user(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &api::UpdateUser,
+    ) -> ClientResult<api::UserBody> {
+        let path = format!("/v1/tenants/{}/users/{}", encode(tenant), encode(id));
+        self.send(self.request(Method::PATCH, &path).json(body))
+            .await
+    }
+
+    /// A new management token for a user of `tenant`, shown once; the old
+    /// one stops working.
+    pub async fn rotate_user_token(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> ClientResult<api::UserWithToken> {
+        let path = format!("/v1/tenants/{}/users/{}/token", encode(tenant), encode(id));
+        self.send(self.request(Method::POST, &path)).await
+    }
+
+    /// A new management token for the caller, shown once; this client's
+    /// token stops working, so make a new client with the answer.
+    pub async fn rotate_own_token(&self) -> ClientResult<api::UserWithToken> {
+        self.send(self.request(Method::POST, "/v1/me/token")).await
     }
 
     pub async fn events(
@@ -326,4 +460,118 @@ fn encode(segment: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(status: u16, code: &str, detail: &str) -> ClientError {
+        ClientError::Api(Problem {
+            kind: format!("urn:keydesk:problem:{}", code.to_ascii_lowercase()),
+            title: "Error".to_owned(),
+            status,
+            detail: detail.to_owned(),
+            code: code.to_owned(),
+        })
+    }
+
+    #[test]
+    fn a_read_only_session_sends_reads_verifications_and_reveals_only() {
+        let allowed = [
+            (Method::GET, "/v1/tenants/acme/keys"),
+            (Method::GET, "/v1/me"),
+            (Method::HEAD, "/healthz"),
+            (Method::POST, "/v1/verify"),
+            (Method::POST, "/v1/tenants/acme/keys/key_1/reveal"),
+        ];
+        for (method, path) in allowed {
+            assert!(allowed_when_readonly(&method, path), "{method} {path}");
+        }
+        let refused = [
+            (Method::POST, "/v1/tenants"),
+            (Method::POST, "/v1/tenants/acme/keys"),
+            (Method::POST, "/v1/tenants/acme/keys/key_1/revoke"),
+            (Method::POST, "/v1/tenants/acme/keys/key_1/regenerate"),
+            (Method::POST, "/v1/tenants/acme/keys/revoke"),
+            (Method::POST, "/v1/tenants/acme/users/usr_1/token"),
+            (Method::POST, "/v1/me/token"),
+            (Method::PATCH, "/v1/tenants/acme/settings"),
+            (Method::PATCH, "/v1/tenants/acme/keys/key_1"),
+            (Method::DELETE, "/v1/tenants/acme/keys/key_1"),
+            (Method::PUT, "/v1/verify"),
+            // Not a reveal: a key named "reveal" in another place of the path.
+            (Method::POST, "/v1/tenants/acme/keys/reveal"),
+            (Method::POST, "/v1/tenants/acme/keys/key_1/reveal/x"),
+        ];
+        for (method, path) in refused {
+            assert!(!allowed_when_readonly(&method, path), "{method} {path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_only_client_refuses_before_connecting_and_behind_a_path_prefix() {
+        // Nothing listens here: a request that was sent would be Unreachable.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}/keydesk/");
+        let client = Client::new(&base, "kdm_x").unwrap().readonly(true);
+        assert!(client.is_readonly());
+        let err = client.revoke_key("acme", "key_1").await.unwrap_err();
+        let ClientError::ReadOnly { method, path } = &err else {
+            panic!("expected ReadOnly, got {err:?}");
+        };
+        assert_eq!(
+            (method.as_str(), path.as_str()),
+            ("POST", "/v1/tenants/acme/keys/key_1/revoke")
+        );
+        assert_eq!(err.to_string(), "read-only session: nothing was sent");
+        assert!(!err.is_transient());
+        // A reveal is sent, and so finds nobody listening.
+        let err = client.reveal_key("acme", "key_1").await.unwrap_err();
+        assert!(matches!(err, ClientError::Unreachable { .. }), "{err:?}");
+        // Switching read-only off lets mutations through again.
+        let err = client
+            .readonly(false)
+            .revoke_key("acme", "key_1")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ClientError::Unreachable { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_is_named_in_the_error() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let err = Client::new(&base, "kdm_x").unwrap().me().await.unwrap_err();
+        assert!(err.is_transient());
+        assert!(!err.is_unauthorized());
+        assert_eq!(err.code(), None);
+        assert_eq!(
+            err.to_string(),
+            format!("cannot reach {base}: the connection was refused or the host is unreachable")
+        );
+    }
+
+    #[test]
+    fn problems_read_as_one_line_with_their_code() {
+        let missing = problem(404, "NOT_FOUND", "key not found");
+        assert_eq!(missing.to_string(), "key not found (NOT_FOUND)");
+        assert_eq!(missing.code(), Some("NOT_FOUND"));
+        assert!(!missing.is_transient() && !missing.is_unauthorized());
+
+        let refused = problem(401, "UNAUTHENTICATED", "send a management token");
+        assert_eq!(refused.to_string(), "the server refused the token");
+        assert!(refused.is_unauthorized() && !refused.is_transient());
+
+        let failing = problem(503, "INTERNAL", "the server failed");
+        assert!(failing.is_transient() && !failing.is_unauthorized());
+    }
 }

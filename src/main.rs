@@ -1,10 +1,16 @@
 //! The `keydesk` binary: parses the command line and hands over to the library.
+//!
+//! Each command takes only its own options: the bare `keydesk` (the
+//! console) takes where to connect and how to behave; `demo` takes how to
+//! behave and whom to sign in as; `serve` takes only what a server needs.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use keydesk::console::clipboard::ClipboardMode;
 use zeroize::Zeroizing;
 
@@ -21,71 +27,124 @@ struct Cli {
     console: ConsoleArgs,
 }
 
+/// The console's options (the bare `keydesk`): where to connect, and how to behave.
 #[derive(Args)]
 struct ConsoleArgs {
     /// The keydesk server, e.g. https://keys.example.
-    #[arg(long, env = "KEYDESK_SERVER", global = true)]
+    #[arg(long, env = "KEYDESK_SERVER")]
     server: Option<String>,
     /// A management token (prefer the environment variable: flags show up in `ps`).
-    #[arg(long, env = "KEYDESK_TOKEN", hide_env_values = true, global = true)]
+    #[arg(long, env = "KEYDESK_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    #[command(flatten)]
+    view: ViewArgs,
+}
+
+/// How the console behaves: the bare `keydesk` and `keydesk demo` take these.
+#[derive(Args)]
+struct ViewArgs {
     /// The tenant to open (default: your own, or the first you see).
-    #[arg(long, env = "KEYDESK_TENANT", global = true)]
+    #[arg(long, env = "KEYDESK_TENANT")]
     tenant: Option<String>,
     /// Hide every mutating action.
-    #[arg(long, env = "KEYDESK_READONLY", global = true)]
+    #[arg(long, env = "KEYDESK_READONLY")]
     readonly: bool,
     /// Where copies go: auto (OSC 52 over SSH or without a display, else the system clipboard), native, osc52, off.
-    #[arg(long, value_enum, default_value_t = ClipboardMode::Auto, env = "KEYDESK_CLIPBOARD", global = true)]
+    #[arg(long, value_enum, default_value_t = ClipboardMode::Auto, env = "KEYDESK_CLIPBOARD")]
     clipboard: ClipboardMode,
     /// Clear a copied secret from the system clipboard after this many seconds (0: never).
-    #[arg(
-        long,
-        default_value_t = 30,
-        env = "KEYDESK_CLIPBOARD_CLEAR_SECONDS",
-        global = true
-    )]
+    #[arg(long, default_value_t = 30, env = "KEYDESK_CLIPBOARD_CLEAR_SECONDS")]
     clipboard_clear_seconds: u64,
     /// The console's log file (default: console.log in the state directory).
-    #[arg(long, env = "KEYDESK_LOG_FILE", global = true)]
+    #[arg(long, env = "KEYDESK_LOG_FILE")]
     log_file: Option<PathBuf>,
+}
+
+impl ViewArgs {
+    /// These options were global once, so `keydesk --readonly demo` still
+    /// counts them; an option given after `demo` wins.
+    fn or_given_before(self, before: Self, top: &ArgMatches, own: &ArgMatches) -> Self {
+        let given = |matches: &ArgMatches, id: &str| {
+            matches.value_source(id) == Some(ValueSource::CommandLine)
+        };
+        let before_wins = |id: &str| given(top, id) && !given(own, id);
+        fn pick<T>(before_wins: bool, before: T, own: T) -> T {
+            if before_wins { before } else { own }
+        }
+        Self {
+            tenant: pick(before_wins("tenant"), before.tenant, self.tenant),
+            readonly: pick(before_wins("readonly"), before.readonly, self.readonly),
+            clipboard: pick(before_wins("clipboard"), before.clipboard, self.clipboard),
+            clipboard_clear_seconds: pick(
+                before_wins("clipboard_clear_seconds"),
+                before.clipboard_clear_seconds,
+                self.clipboard_clear_seconds,
+            ),
+            log_file: pick(before_wins("log_file"), before.log_file, self.log_file),
+        }
+    }
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// An embedded server with demo data, and the console on it.
-    Demo {
-        /// Sign in as a demo user (ana, bo, clara, daan, eva, …) to see the
-        /// console as their roles allow; default: the system administrator.
-        #[arg(long = "as", value_name = "USER")]
-        as_user: Option<String>,
-    },
+    Demo(DemoArgs),
     /// Run the management API server.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:7070", env = "KEYDESK_LISTEN")]
-        listen: String,
-        /// sqlite://PATH (default: keydesk.db in the data directory).
-        #[arg(long, env = "KEYDESK_DATABASE")]
-        database: Option<String>,
-        /// Where the default database and the generated pepper live.
-        #[arg(long, env = "KEYDESK_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// A file holding the pepper (at least 32 bytes), instead of the generated one.
-        #[arg(long, env = "KEYDESK_PEPPER_FILE")]
-        pepper_file: Option<PathBuf>,
-    },
+    #[command(after_help = SERVE_ENVIRONMENT)]
+    Serve(ServeArgs),
 }
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Sign in as a demo user (ana, bo, daan, eva, hana, lena, mia, …) to see
+    /// what their roles and their tenant's rules refuse; default: the system
+    /// administrator.
+    #[arg(long = "as", value_name = "USER")]
+    as_user: Option<String>,
+    #[command(flatten)]
+    view: ViewArgs,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7070", env = "KEYDESK_LISTEN")]
+    listen: String,
+    /// sqlite://PATH (default: keydesk.db in the data directory).
+    #[arg(long, env = "KEYDESK_DATABASE")]
+    database: Option<String>,
+    /// Where the default database and the generated pepper live.
+    #[arg(long, env = "KEYDESK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// A file holding the pepper (at least 32 bytes), instead of the generated one.
+    #[arg(long, env = "KEYDESK_PEPPER_FILE")]
+    pepper_file: Option<PathBuf>,
+}
+
+/// What `keydesk serve` reads from the environment alone (secrets have no flag: flags show up in `ps`).
+const SERVE_ENVIRONMENT: &str = "\
+Environment:
+  KEYDESK_PEPPER           The pepper itself, instead of a file
+  KEYDESK_BOOTSTRAP_TOKEN  The management token of the first system administrator
+  KEYDESK_LOG              Log filter [default: info]
+  NO_COLOR                 No colour in the log (it is coloured only on a terminal)";
 
 fn log_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_env("KEYDESK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
 }
 
+/// Colour only for a person at a terminal, and never with NO_COLOR
+/// (no-color.org): a log redirected to a file or a pipe stays plain text.
+fn log_colour(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
 /// The server logs to stderr.
 fn log_to_stderr() {
     tracing_subscriber::fmt()
         .with_env_filter(log_filter())
+        .with_ansi(log_colour(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }
@@ -138,7 +197,9 @@ async fn serve(config: keydesk::server::ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn console(args: ConsoleArgs) -> anyhow::Result<()> {
+/// `token_source` names where the token came from (`KEYDESK_TOKEN`,
+/// `--token`), for the message when the server refuses it.
+async fn console(args: ConsoleArgs, token_source: &str) -> anyhow::Result<()> {
     let server = args.server.ok_or_else(|| {
         anyhow::anyhow!(
             "no server: pass --server URL or set KEYDESK_SERVER (or try `keydesk demo`)"
@@ -150,16 +211,21 @@ async fn console(args: ConsoleArgs) -> anyhow::Result<()> {
     keydesk::console::run(keydesk::console::ConsoleConfig {
         server,
         token: Zeroizing::new(token),
-        tenant: args.tenant,
-        readonly: args.readonly,
-        clipboard: args.clipboard,
-        clipboard_clear: Duration::from_secs(args.clipboard_clear_seconds),
+        tenant: args.view.tenant,
+        readonly: args.view.readonly,
+        clipboard: args.view.clipboard,
+        clipboard_clear: Duration::from_secs(args.view.clipboard_clear_seconds),
+        token_source: token_source.to_owned(),
     })
     .await
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -168,35 +234,38 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Some(Command::Serve {
-            listen,
-            database,
-            data_dir,
-            pepper_file,
-        }) => {
+        Some(Command::Serve(args)) => {
             log_to_stderr();
             runtime.block_on(serve(keydesk::server::ServeConfig {
-                listen,
-                database,
-                data_dir,
-                pepper_file,
+                listen: args.listen,
+                database: args.database,
+                data_dir: args.data_dir,
+                pepper_file: args.pepper_file,
                 pepper: std::env::var("KEYDESK_PEPPER").ok(),
                 bootstrap_token: std::env::var("KEYDESK_BOOTSTRAP_TOKEN").ok(),
             }))
         }
-        Some(Command::Demo { as_user }) => {
-            log_to_file(cli.console.log_file.clone()).and_then(|_| {
+        Some(Command::Demo(args)) => {
+            let own = matches.subcommand_matches("demo").unwrap_or(&matches);
+            let view = args.view.or_given_before(cli.console.view, &matches, own);
+            log_to_file(view.log_file.clone()).and_then(|_| {
                 runtime.block_on(keydesk::demo::run(keydesk::demo::DemoOptions {
-                    readonly: cli.console.readonly,
-                    clipboard: cli.console.clipboard,
-                    clipboard_clear: Duration::from_secs(cli.console.clipboard_clear_seconds),
-                    tenant: cli.console.tenant.clone(),
-                    as_user,
+                    readonly: view.readonly,
+                    clipboard: view.clipboard,
+                    clipboard_clear: Duration::from_secs(view.clipboard_clear_seconds),
+                    tenant: view.tenant,
+                    as_user: args.as_user,
                 }))
             })
         }
-        None => log_to_file(cli.console.log_file.clone())
-            .and_then(|_| runtime.block_on(console(cli.console))),
+        None => {
+            let token_source = match matches.value_source("token") {
+                Some(ValueSource::EnvVariable) => "KEYDESK_TOKEN",
+                _ => "--token",
+            };
+            log_to_file(cli.console.view.log_file.clone())
+                .and_then(|_| runtime.block_on(console(cli.console, token_source)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -204,5 +273,55 @@ fn main() -> ExitCode {
             eprintln!("keydesk: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The options `keydesk demo` runs with, parsed as `main` does.
+    fn demo_view(args: &[&str]) -> ViewArgs {
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        let Some(Command::Demo(demo)) = cli.command else {
+            panic!("not the demo: {args:?}");
+        };
+        let own = matches.subcommand_matches("demo").unwrap();
+        demo.view.or_given_before(cli.console.view, &matches, own)
+    }
+
+    #[test]
+    fn console_options_before_demo_still_count() {
+        let view = demo_view(&[
+            "keydesk",
+            "--readonly",
+            "--tenant",
+            "payrails",
+            "--clipboard",
+            "osc52",
+            "demo",
+        ]);
+        assert!(view.readonly);
+        assert_eq!(view.tenant.as_deref(), Some("payrails"));
+        assert_eq!(view.clipboard, ClipboardMode::Osc52);
+    }
+
+    #[test]
+    fn options_after_demo_win() {
+        let view = demo_view(&[
+            "keydesk",
+            "--tenant",
+            "payrails",
+            "--clipboard-clear-seconds",
+            "5",
+            "demo",
+            "--tenant",
+            "onboardly",
+        ]);
+        assert_eq!(view.tenant.as_deref(), Some("onboardly"));
+        assert_eq!(view.clipboard_clear_seconds, 5);
+        let view = demo_view(&["keydesk", "demo", "--log-file", "/tmp/x.log"]);
+        assert_eq!(view.log_file, Some(PathBuf::from("/tmp/x.log")));
     }
 }

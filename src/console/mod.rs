@@ -6,9 +6,17 @@
 
 pub mod app;
 pub mod clipboard;
-pub mod index;
+pub mod command_line;
+pub mod dialog;
 pub mod keymap;
+pub mod layout;
+pub mod net;
 pub mod render;
+pub mod session;
+pub mod shell;
+pub mod tenants;
+pub mod views;
+pub mod widgets;
 
 use std::io::{Stdout, stdout};
 use std::time::Duration;
@@ -26,8 +34,9 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 use zeroize::Zeroizing;
 
-use self::app::{App, Net};
+use self::app::App;
 use self::clipboard::{Clipboard, ClipboardMode};
+use self::net::Net;
 use crate::client::Client;
 
 /// How the console was asked to run.
@@ -38,6 +47,8 @@ pub struct ConsoleConfig {
     pub readonly: bool,
     pub clipboard: ClipboardMode,
     pub clipboard_clear: Duration,
+    /// Where the token came from (`KEYDESK_TOKEN`, `--token`), named when it is refused.
+    pub token_source: String,
 }
 
 const TICK: Duration = Duration::from_millis(250);
@@ -134,11 +145,13 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
     let client = Client::new(&config.server, &config.token)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let clipboard = Clipboard::new(config.clipboard, config.clipboard_clear, Box::new(stdout()));
+    let client = client.readonly(config.readonly);
     let mut app = App::new(
         Net::new(client, tx),
         clipboard,
         config.tenant,
         config.readonly,
+        &config.token_source,
     );
     app.color = color_enabled();
 
@@ -171,5 +184,8 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
         }
     }
     drop(guard);
+    if let Some(reason) = app.sign_in_failure() {
+        anyhow::bail!("{reason}");
+    }
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! API keys and their status machine (SPEC §2). Each transition is a method
-//! that either changes the key or says, with a stable code, why it may not.
+//! API keys and their status machine (SPEC §2). [`check_key_action`] is the
+//! status machine's one judge: each transition method asks it first, and the
+//! console asks it to show an action as disabled with the server's reason.
+//! Also the sort orders of a key list, shared by the store, server and client.
 
 use std::fmt;
 
@@ -8,10 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::Refusal;
+use super::policy;
+use super::policy::KeyAction;
 use super::secret::{Keyring, Secret};
-use super::tenant::{Scope, Tenant, TenantId, TenantSettings};
+use super::tenant::{Scope, SecretRetrieval, Tenant, TenantId, TenantSettings};
 use super::text::{Description, KeyName};
-use super::user::UserId;
+use super::user::{User, UserId};
 
 /// A key's id: `key_` + ULID, so ids sort by creation time.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -104,6 +108,96 @@ impl KeyStatus {
     }
 }
 
+/// The column a key list is sorted by. Each has a natural direction
+/// (status: active first, then newest; created: newest first; name: A–Z;
+/// last_used: most recent first; expires: soonest first); `reversed` flips it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SortField {
+    #[default]
+    Status,
+    Name,
+    Created,
+    LastUsed,
+    Expires,
+}
+
+impl SortField {
+    pub const ALL: [SortField; 5] = [
+        SortField::Status,
+        SortField::Name,
+        SortField::Created,
+        SortField::LastUsed,
+        SortField::Expires,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortField::Status => "status",
+            SortField::Name => "name",
+            SortField::Created => "created",
+            SortField::LastUsed => "last_used",
+            SortField::Expires => "expires",
+        }
+    }
+}
+
+/// A key list's sort: a field, and whether its natural direction is
+/// reversed. On the wire (the `sort` query parameter, and serde) it is the
+/// field's name, prefixed with `-` when reversed: `status`, `-created`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct KeySort {
+    pub field: SortField,
+    pub reversed: bool,
+}
+
+impl KeySort {
+    /// Parses `status`, `-created`, …
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (reversed, name) = match raw.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, raw),
+        };
+        SortField::ALL
+            .into_iter()
+            .find(|f| f.as_str() == name)
+            .map(|field| Self { field, reversed })
+    }
+
+    /// The wire form, which [`KeySort::parse`] reads back.
+    #[must_use]
+    pub fn to_param(self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for KeySort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.reversed {
+            f.write_str("-")?;
+        }
+        f.write_str(self.field.as_str())
+    }
+}
+
+impl Serialize for KeySort {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeySort {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{raw:?} is not one of status, name, created, last_used, expires (prefix '-' to reverse)"
+            ))
+        })
+    }
+}
+
 /// A user as shown next to a key: id and display name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UserRef {
@@ -151,12 +245,37 @@ pub struct NewKey {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A partial edit of a key (seed 000: label and scope; 001: rename; 002: name and description).
+/// A partial edit of a key (seed 000: label and scope; 001: rename; 002:
+/// name and description; and, for admins, owner and expiry).
 #[derive(Debug, Clone, Default)]
 pub struct KeyEdit {
     pub name: Option<KeyName>,
     pub description: Option<Description>,
     pub scopes: Option<Vec<Scope>>,
+    /// The proposed new owner, as the store found them in the editing
+    /// transaction. Who may propose one is [`policy::may_change_owner`]'s
+    /// question; [`ApiKey::edit`] checks that they may own the key.
+    pub owner: Option<OwnerFacts>,
+    /// `Some(None)`: the key never expires; `Some(Some(at))`: it expires at `at`.
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// What a duplicate changes from its source; `None` keeps the source's
+/// (its name suffixed with " (copy)").
+#[derive(Debug, Clone, Default)]
+pub struct KeyCopy {
+    pub name: Option<KeyName>,
+    pub description: Option<Description>,
+}
+
+/// A user proposed as a key's owner, read in the transaction that would
+/// hand them the key, so the per-user limit is checked on the data the
+/// write lands on.
+#[derive(Debug, Clone)]
+pub struct OwnerFacts {
+    pub user: User,
+    /// Their keys in the tenant that are neither revoked nor expired.
+    pub live_keys: u32,
 }
 
 /// Facts the store gathers inside the creating transaction, so limits are
@@ -168,24 +287,76 @@ pub struct CreationFacts {
     pub owner_live_keys: u32,
 }
 
-fn refuse_if_revoked(key: &ApiKey) -> Result<(), Refusal> {
-    if key.lifecycle == Lifecycle::Revoked {
+/// May `action` be taken on a key in `status`, in a tenant with `settings`?
+/// `secret_stored` says whether the key's secret was kept for retrieval
+/// (only `Reveal` asks). This is the status machine of SPEC §2 and nothing
+/// else: who may act is [`super::policy::may_act_on_key`]'s question, and
+/// what an edit changes is [`ApiKey::edit`]'s.
+///
+/// Revoked is terminal: every action but `Delete` is refused. An expired key
+/// can still be edited, duplicated, revealed, revoked and deleted, but not
+/// disabled, enabled or regenerated, which would not make it verify again.
+/// With `revoke_requires_disabled` only an *active* key is refused revoke:
+/// an expired key cannot be disabled first, so it may be revoked as it is.
+pub fn check_key_action(
+    action: KeyAction,
+    status: KeyStatus,
+    settings: &TenantSettings,
+    secret_stored: bool,
+) -> Result<(), Refusal> {
+    if action == KeyAction::Delete {
+        return Ok(());
+    }
+    if status == KeyStatus::Revoked {
         return Err(Refusal::conflict(
             "KEY_REVOKED",
-            "the key is revoked; a revoked key can never be changed or used again, only deleted",
+            if action == KeyAction::Revoke {
+                "the key is already revoked"
+            } else {
+                "the key is revoked; a revoked key can only be deleted"
+            },
         ));
     }
-    Ok(())
-}
-
-fn refuse_if_expired(key: &ApiKey, now: DateTime<Utc>, doing: &str) -> Result<(), Refusal> {
-    if key.status(now) == KeyStatus::Expired {
-        return Err(Refusal::conflict(
+    let expired = status == KeyStatus::Expired;
+    match action {
+        KeyAction::Disable if expired => Err(Refusal::conflict(
             "KEY_EXPIRED",
-            format!("the key has expired; {doing} it would have no effect"),
-        ));
+            "the key has expired; it no longer verifies, so there is nothing to disable",
+        )),
+        KeyAction::Enable if expired => Err(Refusal::conflict(
+            "KEY_EXPIRED",
+            "the key has expired; enabling it would not make it verify again",
+        )),
+        KeyAction::Regenerate if expired => Err(Refusal::conflict(
+            "KEY_EXPIRED",
+            "the key has expired; a new secret would not verify either, so duplicate the key instead",
+        )),
+        KeyAction::Disable if status == KeyStatus::Disabled => Err(Refusal::conflict(
+            "KEY_ALREADY_DISABLED",
+            "the key is already disabled",
+        )),
+        KeyAction::Enable if status == KeyStatus::Active => Err(Refusal::conflict(
+            "KEY_ALREADY_ACTIVE",
+            "the key is already active",
+        )),
+        KeyAction::Revoke if settings.revoke_requires_disabled && status == KeyStatus::Active => {
+            Err(Refusal::conflict(
+                "REVOKE_REQUIRES_DISABLED",
+                "this tenant revokes only disabled keys; disable the key first",
+            ))
+        }
+        KeyAction::Reveal if settings.secret_retrieval != SecretRetrieval::Admins => {
+            Err(Refusal::conflict(
+                "SECRET_NOT_RETRIEVABLE",
+                "this tenant shows a secret only once, when it is created; regenerate the key for a new one",
+            ))
+        }
+        KeyAction::Reveal if !secret_stored => Err(Refusal::conflict(
+            "SECRET_NOT_STORED",
+            "this key's secret was not stored for retrieval (it predates the setting); regenerate the key for a new one",
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The furthest expiry any key may have (100 years): beyond it, dates stop
@@ -242,6 +413,23 @@ fn check_expiry(
     Ok(())
 }
 
+/// Refuses a key that would give its owner more live keys than the tenant allows.
+fn check_key_limit(
+    settings: &TenantSettings,
+    owner_name: &str,
+    live_keys: u32,
+) -> Result<(), Refusal> {
+    match settings.max_keys_per_user {
+        Some(max) if live_keys >= max => Err(Refusal::conflict(
+            "KEY_LIMIT_REACHED",
+            format!(
+                "{owner_name} already has {live_keys} live keys; this tenant allows at most {max} per user"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_scopes_offered(settings: &TenantSettings, scopes: &[Scope]) -> Result<(), Refusal> {
     if let Some(unknown) = scopes.iter().find(|s| !settings.scopes.contains(s)) {
         return Err(Refusal::invalid(
@@ -294,22 +482,12 @@ impl ApiKey {
         }
         check_expiry(settings, request.expires_at, now)?;
         check_scopes_offered(settings, &request.scopes)?;
-        if let Some(max) = settings.max_keys_per_user {
-            if facts.owner_live_keys >= max {
-                return Err(Refusal::conflict(
-                    "KEY_LIMIT_REACHED",
-                    format!(
-                        "{} already has {} live keys; this tenant allows at most {max} per user",
-                        request.owner.name, facts.owner_live_keys
-                    ),
-                ));
-            }
-        }
+        check_key_limit(settings, &request.owner.name, facts.owner_live_keys)?;
         let id = KeyId::generate();
         let secret = Secret::generate(&settings.key_prefix);
         let encrypted_secret = match settings.secret_retrieval {
-            super::tenant::SecretRetrieval::Never => None,
-            super::tenant::SecretRetrieval::Admins => {
+            SecretRetrieval::Never => None,
+            SecretRetrieval::Admins => {
                 Some(keyring.encrypt(id.as_str(), &secret).map_err(|_| {
                     Refusal::conflict("ENCRYPTION_FAILED", "the secret could not be encrypted")
                 })?)
@@ -343,14 +521,16 @@ impl ApiKey {
 
     /// Seed 002's Duplicate: same name (suffixed), description, scopes and
     /// expiry length; a new id and secret; owned by whoever duplicates it.
+    /// `copy` may give the new key its own name and description.
     pub fn duplicate(
         &self,
+        copy: KeyCopy,
         facts: &CreationFacts,
         actor: UserRef,
         keyring: &Keyring,
         now: DateTime<Utc>,
     ) -> Result<(ApiKey, Secret), Refusal> {
-        refuse_if_revoked(self)?;
+        self.check(KeyAction::Duplicate, &facts.tenant.settings, now)?;
         let expires_at = match self.expires_at {
             None => None,
             Some(at) => Some(
@@ -364,13 +544,28 @@ impl ApiKey {
             ),
         };
         let request = NewKey {
-            name: self.name.duplicate_name(),
-            description: self.description.clone(),
+            name: copy.name.unwrap_or_else(|| self.name.duplicate_name()),
+            description: copy.description.unwrap_or_else(|| self.description.clone()),
             scopes: self.scopes.clone(),
             owner: actor.clone(),
             expires_at,
         };
         Self::create(facts, request, actor, keyring, now)
+    }
+
+    /// Asks the status machine whether `action` may be taken on this key now.
+    fn check(
+        &self,
+        action: KeyAction,
+        settings: &TenantSettings,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        check_key_action(
+            action,
+            self.status(now),
+            settings,
+            self.encrypted_secret.is_some(),
+        )
     }
 
     fn touch(&mut self, actor: UserRef, now: DateTime<Utc>) {
@@ -379,7 +574,16 @@ impl ApiKey {
         self.version += 1;
     }
 
-    /// Applies an edit; returns the names of the fields that changed.
+    /// Applies an edit; returns the names of the fields that changed. Every
+    /// field is checked before any is applied, so a refused edit changes
+    /// nothing. A field equal to the key's value is no change and is not
+    /// checked: resending a key's own expiry after the tenant lowered
+    /// `max_expiry_days` is not refused.
+    ///
+    /// A new expiry obeys the creation rules (seed 001's maximum applies to
+    /// new keys, and to every expiry an edit sets). A new owner must be
+    /// allowed to own the key ([`policy::may_own_key`]) and, if the key is
+    /// live after the edit, stay within `max_keys_per_user`.
     pub fn edit(
         &mut self,
         edit: KeyEdit,
@@ -387,32 +591,60 @@ impl ApiKey {
         actor: UserRef,
         now: DateTime<Utc>,
     ) -> Result<Vec<&'static str>, Refusal> {
-        refuse_if_revoked(self)?;
+        self.check(KeyAction::Edit, settings, now)?;
+        let scopes = edit.scopes.filter(|scopes| *scopes != self.scopes);
+        if let Some(scopes) = &scopes {
+            if !settings.scopes_editable {
+                return Err(Refusal::conflict(
+                    "SCOPES_FIXED",
+                    "this tenant fixes a key's scopes when it is created; duplicate the key to get other scopes",
+                ));
+            }
+            check_scopes_offered(settings, scopes)?;
+        }
+        let name = edit.name.filter(|name| *name != self.name);
+        let description = edit
+            .description
+            .filter(|description| *description != self.description);
+        let expires_at = edit.expires_at.filter(|at| *at != self.expires_at);
+        if let Some(at) = expires_at {
+            check_expiry(settings, at, now)?;
+        }
+        let owner = edit.owner.filter(|owner| owner.user.id != self.owner.id);
+        if let Some(owner) = &owner {
+            policy::may_own_key(&owner.user, &self.tenant_id)?;
+            // (A revoked key was refused above: the key is live unless expired.)
+            if expires_at
+                .unwrap_or(self.expires_at)
+                .is_none_or(|at| at > now)
+            {
+                check_key_limit(settings, owner.user.name.as_str(), owner.live_keys)?;
+            }
+        }
+
         let mut changed = Vec::new();
-        if let Some(scopes) = edit.scopes {
-            if scopes != self.scopes {
-                if !settings.scopes_editable {
-                    return Err(Refusal::conflict(
-                        "SCOPES_FIXED",
-                        "this tenant fixes a key's scopes when it is created; duplicate the key to get other scopes",
-                    ));
-                }
-                check_scopes_offered(settings, &scopes)?;
-                self.scopes = scopes;
-                changed.push("scopes");
-            }
+        if let Some(scopes) = scopes {
+            self.scopes = scopes;
+            changed.push("scopes");
         }
-        if let Some(name) = edit.name {
-            if name != self.name {
-                self.name = name;
-                changed.push("name");
-            }
+        if let Some(name) = name {
+            self.name = name;
+            changed.push("name");
         }
-        if let Some(description) = edit.description {
-            if description != self.description {
-                self.description = description;
-                changed.push("description");
-            }
+        if let Some(description) = description {
+            self.description = description;
+            changed.push("description");
+        }
+        if let Some(owner) = owner {
+            self.owner = UserRef {
+                id: owner.user.id,
+                name: owner.user.name.as_str().to_owned(),
+            };
+            changed.push("owner");
+        }
+        if let Some(at) = expires_at {
+            self.expires_at = at;
+            changed.push("expires_at");
         }
         if !changed.is_empty() {
             self.touch(actor, now);
@@ -421,50 +653,40 @@ impl ApiKey {
     }
 
     /// active → disabled (seed 000 "deaktivieren", seed 002 Disable).
-    pub fn disable(&mut self, actor: UserRef, now: DateTime<Utc>) -> Result<(), Refusal> {
-        refuse_if_revoked(self)?;
-        refuse_if_expired(self, now, "disabling")?;
-        if self.lifecycle == Lifecycle::Disabled {
-            return Err(Refusal::conflict(
-                "KEY_ALREADY_DISABLED",
-                "the key is already disabled",
-            ));
-        }
+    pub fn disable(
+        &mut self,
+        settings: &TenantSettings,
+        actor: UserRef,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        self.check(KeyAction::Disable, settings, now)?;
         self.lifecycle = Lifecycle::Disabled;
         self.touch(actor, now);
         Ok(())
     }
 
     /// disabled → active.
-    pub fn enable(&mut self, actor: UserRef, now: DateTime<Utc>) -> Result<(), Refusal> {
-        refuse_if_revoked(self)?;
-        refuse_if_expired(self, now, "enabling")?;
-        if self.lifecycle == Lifecycle::Active {
-            return Err(Refusal::conflict(
-                "KEY_ALREADY_ACTIVE",
-                "the key is already active",
-            ));
-        }
+    pub fn enable(
+        &mut self,
+        settings: &TenantSettings,
+        actor: UserRef,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        self.check(KeyAction::Enable, settings, now)?;
         self.lifecycle = Lifecycle::Active;
         self.touch(actor, now);
         Ok(())
     }
 
-    /// active|disabled → revoked, for good. With `revoke_requires_disabled`
-    /// (seed 002) only a disabled key may be revoked.
+    /// active|disabled|expired → revoked, for good. With
+    /// `revoke_requires_disabled` (seed 002) an active key must be disabled first.
     pub fn revoke(
         &mut self,
         settings: &TenantSettings,
         actor: UserRef,
         now: DateTime<Utc>,
     ) -> Result<(), Refusal> {
-        refuse_if_revoked(self)?;
-        if settings.revoke_requires_disabled && self.lifecycle != Lifecycle::Disabled {
-            return Err(Refusal::conflict(
-                "REVOKE_REQUIRES_DISABLED",
-                "this tenant revokes only disabled keys; disable the key first",
-            ));
-        }
+        self.check(KeyAction::Revoke, settings, now)?;
         self.lifecycle = Lifecycle::Revoked;
         self.revoked_at = Some(now);
         self.revoked_by = Some(actor.clone());
@@ -484,12 +706,11 @@ impl ApiKey {
         actor: UserRef,
         now: DateTime<Utc>,
     ) -> Result<Secret, Refusal> {
-        refuse_if_revoked(self)?;
-        refuse_if_expired(self, now, "regenerating")?;
+        self.check(KeyAction::Regenerate, settings, now)?;
         let secret = Secret::generate(&settings.key_prefix);
         self.encrypted_secret = match settings.secret_retrieval {
-            super::tenant::SecretRetrieval::Never => None,
-            super::tenant::SecretRetrieval::Admins => {
+            SecretRetrieval::Never => None,
+            SecretRetrieval::Admins => {
                 Some(keyring.encrypt(self.id.as_str(), &secret).map_err(|_| {
                     Refusal::conflict("ENCRYPTION_FAILED", "the secret could not be encrypted")
                 })?)
@@ -505,20 +726,16 @@ impl ApiKey {
 
     /// Seed 000's "copy from the list": decrypts the stored secret where the
     /// tenant allows retrieval. The caller records the audit event.
-    pub fn reveal(&self, settings: &TenantSettings, keyring: &Keyring) -> Result<Secret, Refusal> {
-        refuse_if_revoked(self)?;
-        if settings.secret_retrieval != super::tenant::SecretRetrieval::Admins {
-            return Err(Refusal::conflict(
-                "SECRET_NOT_RETRIEVABLE",
-                "this tenant shows a secret only once, when it is created; regenerate the key for a new one",
-            ));
-        }
-        let Some(sealed) = &self.encrypted_secret else {
-            return Err(Refusal::conflict(
-                "SECRET_NOT_STORED",
-                "this key's secret was not stored for retrieval (it predates the setting); regenerate it",
-            ));
-        };
+    pub fn reveal(
+        &self,
+        settings: &TenantSettings,
+        keyring: &Keyring,
+        now: DateTime<Utc>,
+    ) -> Result<Secret, Refusal> {
+        self.check(KeyAction::Reveal, settings, now)?;
+        // The check refused a key without a stored secret; an empty one
+        // could only fail to decrypt.
+        let sealed = self.encrypted_secret.as_deref().unwrap_or_default();
         keyring.decrypt(self.id.as_str(), sealed).map_err(|_| {
             Refusal::conflict(
                 "SECRET_UNREADABLE",
@@ -678,7 +895,13 @@ pub(crate) mod tests {
         key.expires_at = Some(DateTime::<Utc>::MAX_UTC);
         key.created_at = now - Duration::days(1);
         let err = key
-            .duplicate(&facts(enabled(), 0), user_ref("ana"), &keyring(), now)
+            .duplicate(
+                KeyCopy::default(),
+                &facts(enabled(), 0),
+                user_ref("ana"),
+                &keyring(),
+                now,
+            )
             .unwrap_err();
         assert_eq!(err.code, "EXPIRY_TOO_LONG");
     }
@@ -748,23 +971,27 @@ pub(crate) mod tests {
         let now = Utc::now();
         let mut key = new_key(settings.clone());
         assert_eq!(
-            key.enable(user_ref("ana"), now).unwrap_err().code,
+            key.enable(&settings, user_ref("ana"), now)
+                .unwrap_err()
+                .code,
             "KEY_ALREADY_ACTIVE"
         );
-        key.disable(user_ref("ana"), now).unwrap();
+        key.disable(&settings, user_ref("ana"), now).unwrap();
         assert_eq!(key.status(now), KeyStatus::Disabled);
         assert_eq!(
-            key.disable(user_ref("ana"), now).unwrap_err().code,
+            key.disable(&settings, user_ref("ana"), now)
+                .unwrap_err()
+                .code,
             "KEY_ALREADY_DISABLED"
         );
-        key.enable(user_ref("ana"), now).unwrap();
+        key.enable(&settings, user_ref("ana"), now).unwrap();
         assert_eq!(key.status(now), KeyStatus::Active);
         key.revoke(&settings, user_ref("bo"), now).unwrap();
         assert_eq!(key.status(now), KeyStatus::Revoked);
         assert_eq!(key.revoked_by.as_ref().unwrap().name, "bo");
         for refused in [
-            key.clone().enable(user_ref("ana"), now),
-            key.clone().disable(user_ref("ana"), now),
+            key.clone().enable(&settings, user_ref("ana"), now),
+            key.clone().disable(&settings, user_ref("ana"), now),
             key.clone().revoke(&settings, user_ref("ana"), now),
             key.clone()
                 .edit(
@@ -784,9 +1011,15 @@ pub(crate) mod tests {
             assert_eq!(refused.unwrap_err().code, "KEY_REVOKED");
         }
         assert_eq!(
-            key.duplicate(&facts(settings, 0), user_ref("ana"), &keyring(), now)
-                .unwrap_err()
-                .code,
+            key.duplicate(
+                KeyCopy::default(),
+                &facts(settings, 0),
+                user_ref("ana"),
+                &keyring(),
+                now
+            )
+            .unwrap_err()
+            .code,
             "KEY_REVOKED"
         );
     }
@@ -805,7 +1038,7 @@ pub(crate) mod tests {
                 .code,
             "REVOKE_REQUIRES_DISABLED"
         );
-        key.disable(user_ref("ana"), now).unwrap();
+        key.disable(&settings, user_ref("ana"), now).unwrap();
         key.revoke(&settings, user_ref("ana"), now).unwrap();
         assert_eq!(key.status(now), KeyStatus::Revoked);
     }
@@ -814,7 +1047,8 @@ pub(crate) mod tests {
     fn every_change_bumps_the_version() {
         let mut key = new_key(enabled());
         let v = key.version;
-        key.disable(user_ref("ana"), Utc::now()).unwrap();
+        key.disable(&enabled(), user_ref("ana"), Utc::now())
+            .unwrap();
         assert_eq!(key.version, v + 1);
         assert_ne!(key.etag(), new_key(enabled()).etag().replace('1', "9"));
     }
@@ -827,7 +1061,10 @@ pub(crate) mod tests {
         assert_eq!(key.status(now), KeyStatus::Expired);
         assert!(!key.is_live(now));
         assert_eq!(
-            key.clone().disable(user_ref("ana"), now).unwrap_err().code,
+            key.clone()
+                .disable(&enabled(), user_ref("ana"), now)
+                .unwrap_err()
+                .code,
             "KEY_EXPIRED"
         );
         assert_eq!(
@@ -896,7 +1133,13 @@ pub(crate) mod tests {
         source.expires_at = Some(source.created_at + Duration::days(10));
         let later = now + Duration::days(1);
         let (copy, _) = source
-            .duplicate(&facts(settings, 0), user_ref("bo"), &keyring(), later)
+            .duplicate(
+                KeyCopy::default(),
+                &facts(settings, 0),
+                user_ref("bo"),
+                &keyring(),
+                later,
+            )
             .unwrap();
         assert_ne!(copy.id, source.id);
         assert_ne!(copy.secret_digest, source.secret_digest);
@@ -904,6 +1147,212 @@ pub(crate) mod tests {
         assert_eq!(copy.scopes, source.scopes);
         assert_eq!(copy.owner.name, "bo");
         assert_eq!(copy.expires_at.unwrap() - later, Duration::days(10));
+    }
+
+    #[test]
+    fn a_duplicate_may_take_its_own_name_and_description() {
+        let settings = enabled();
+        let source = new_key(settings.clone());
+        let copy = KeyCopy {
+            name: Some(KeyName::parse("billing v2").unwrap()),
+            description: Some(Description::parse("for the new region").unwrap()),
+        };
+        let (key, _) = source
+            .duplicate(
+                copy,
+                &facts(settings, 0),
+                user_ref("bo"),
+                &keyring(),
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(key.name.as_str(), "billing v2");
+        assert_eq!(key.description.as_str(), "for the new region");
+        assert_eq!(key.scopes, source.scopes);
+    }
+
+    fn member(name: &str, roles: &[crate::domain::Role], tenant: &str) -> User {
+        User {
+            id: UserId::from_trusted(format!("usr_{name}")),
+            name: crate::domain::PersonName::parse(name).unwrap(),
+            email: crate::domain::Email::parse(&format!("{name}@example.com")).unwrap(),
+            tenant_id: Some(TenantId::parse(tenant).unwrap()),
+            roles: crate::domain::Roles::new(roles.iter().copied()),
+            licensed: true,
+            created_at: Utc::now(),
+        }
+    }
+
+    fn give_to(user: User, live_keys: u32) -> KeyEdit {
+        KeyEdit {
+            owner: Some(OwnerFacts { user, live_keys }),
+            ..KeyEdit::default()
+        }
+    }
+
+    fn expire_at(at: Option<DateTime<Utc>>) -> KeyEdit {
+        KeyEdit {
+            expires_at: Some(at),
+            ..KeyEdit::default()
+        }
+    }
+
+    #[test]
+    fn a_key_is_given_only_to_a_developer_of_its_tenant_or_a_system_admin() {
+        use crate::domain::Role;
+        let settings = enabled();
+        let now = Utc::now();
+        let key = new_key(settings.clone());
+        let edit = |user: User| {
+            let mut key = key.clone();
+            let result = key.edit(give_to(user, 0), &settings, user_ref("adm"), now);
+            (key, result)
+        };
+        let (given, changed) = edit(member("bo", &[Role::Developer], "acme"));
+        assert_eq!(changed.unwrap(), vec!["owner"]);
+        assert_eq!(given.owner.id.as_str(), "usr_bo");
+        assert_eq!(given.owner.name, "bo");
+        assert_eq!(given.version, key.version + 1);
+
+        for (user, code) in [
+            (member("vi", &[Role::Viewer], "acme"), "OWNER_NOT_DEVELOPER"),
+            (
+                member("ad", &[Role::TenantAdmin], "acme"),
+                "OWNER_NOT_DEVELOPER",
+            ),
+            (
+                member("ot", &[Role::Developer], "other"),
+                "VALIDATION_FAILED",
+            ),
+        ] {
+            let (after, result) = edit(user);
+            assert_eq!(result.unwrap_err().code, code);
+            assert_eq!(after, key, "a refused edit changes nothing");
+        }
+        let mut root = member("root", &[Role::SystemAdmin], "acme");
+        root.tenant_id = None;
+        assert_eq!(edit(root).1.unwrap(), vec!["owner"]);
+        // Naming the current owner is no change, and asks nothing.
+        let mut same = member("ana", &[Role::Viewer], "acme");
+        same.id = key.owner.id.clone();
+        assert_eq!(edit(same).1.unwrap(), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_new_owner_at_the_key_limit_is_refused_unless_the_key_is_not_live() {
+        use crate::domain::Role;
+        let settings = TenantSettings {
+            max_keys_per_user: Some(2),
+            ..enabled()
+        };
+        let now = Utc::now();
+        let bo = member("bo", &[Role::Developer], "acme");
+        let mut key = new_key(settings.clone());
+        assert!(
+            key.clone()
+                .edit(give_to(bo.clone(), 1), &settings, user_ref("adm"), now)
+                .is_ok()
+        );
+        let refusal = key
+            .clone()
+            .edit(give_to(bo.clone(), 2), &settings, user_ref("adm"), now)
+            .unwrap_err();
+        assert_eq!(refusal.code, "KEY_LIMIT_REACHED");
+        assert_eq!(refusal.kind, crate::domain::RefusalKind::Conflict);
+        // An expired key does not count against its owner.
+        key.expires_at = Some(now - Duration::minutes(1));
+        assert!(
+            key.clone()
+                .edit(give_to(bo.clone(), 2), &settings, user_ref("adm"), now)
+                .is_ok()
+        );
+        // Unless the same edit makes it live again.
+        let revive = KeyEdit {
+            expires_at: Some(Some(now + Duration::days(1))),
+            ..give_to(bo, 2)
+        };
+        assert_eq!(
+            key.edit(revive, &settings, user_ref("adm"), now)
+                .unwrap_err()
+                .code,
+            "KEY_LIMIT_REACHED"
+        );
+    }
+
+    #[test]
+    fn an_edited_expiry_obeys_the_creation_rules() {
+        let now = Utc::now();
+        let limited = TenantSettings {
+            max_expiry_days: Some(30),
+            ..enabled()
+        };
+        let mut key = new_key(enabled());
+        key.expires_at = Some(now + Duration::days(10));
+        let code = |settings: &TenantSettings, at| {
+            key.clone()
+                .edit(expire_at(at), settings, user_ref("adm"), now)
+                .err()
+                .map(|refusal| refusal.code)
+        };
+        assert_eq!(code(&limited, Some(now + Duration::days(30))), None);
+        assert_eq!(
+            code(&limited, Some(now + Duration::days(31))),
+            Some("EXPIRY_TOO_LONG")
+        );
+        assert_eq!(code(&limited, None), Some("EXPIRY_REQUIRED"));
+        assert_eq!(
+            code(&limited, Some(now - Duration::seconds(1))),
+            Some("VALIDATION_FAILED")
+        );
+        assert_eq!(
+            code(&enabled(), None),
+            None,
+            "never expires, without a maximum"
+        );
+        assert_eq!(
+            code(&enabled(), Some(now - Duration::seconds(1))),
+            Some("VALIDATION_FAILED")
+        );
+
+        let mut shortened = key.clone();
+        let soon = now + Duration::seconds(5);
+        let changed = shortened
+            .edit(expire_at(Some(soon)), &limited, user_ref("adm"), now)
+            .unwrap();
+        assert_eq!(changed, vec!["expires_at"]);
+        assert_eq!(shortened.expires_at, Some(soon));
+        assert_eq!(shortened.status(soon), KeyStatus::Expired);
+    }
+
+    #[test]
+    fn a_key_that_never_expires_keeps_it_under_a_later_maximum_unless_its_expiry_is_edited() {
+        // max_expiry_days applies to new keys: a key from before it, resent
+        // with its own (absent) expiry, is not refused.
+        let now = Utc::now();
+        let limited = TenantSettings {
+            max_expiry_days: Some(30),
+            ..enabled()
+        };
+        let key = new_key(enabled());
+        assert_eq!(key.expires_at, None);
+        let rename = KeyEdit {
+            name: Some(KeyName::parse("renamed").unwrap()),
+            expires_at: Some(None),
+            ..KeyEdit::default()
+        };
+        assert_eq!(
+            key.clone()
+                .edit(rename, &limited, user_ref("adm"), now)
+                .unwrap(),
+            vec!["name"]
+        );
+        let soon = now + Duration::days(7);
+        assert_eq!(
+            key.clone()
+                .edit(expire_at(Some(soon)), &limited, user_ref("adm"), now)
+                .unwrap(),
+            vec!["expires_at"]
+        );
     }
 
     #[test]
@@ -922,17 +1371,294 @@ pub(crate) mod tests {
         .unwrap();
         assert!(key.encrypted_secret.is_some());
         assert_eq!(
-            key.reveal(&settings, &keyring()).unwrap().expose(),
+            key.reveal(&settings, &keyring(), Utc::now())
+                .unwrap()
+                .expose(),
             secret.expose()
         );
         assert_eq!(
-            key.reveal(&enabled(), &keyring()).unwrap_err().code,
+            key.reveal(&enabled(), &keyring(), Utc::now())
+                .unwrap_err()
+                .code,
             "SECRET_NOT_RETRIEVABLE"
         );
         let never = new_key(enabled());
         assert_eq!(
-            never.reveal(&settings, &keyring()).unwrap_err().code,
+            never
+                .reveal(&settings, &keyring(), Utc::now())
+                .unwrap_err()
+                .code,
             "SECRET_NOT_STORED"
         );
+    }
+
+    /// Each action with the refusal code expected for it (`None`: allowed).
+    type Row = [(KeyAction, Option<&'static str>); 8];
+
+    /// Expected refusal codes of every action on a key in each status, with
+    /// the secret stored and retrievable and no `revoke_requires_disabled`.
+    const STATUS_MACHINE: [(KeyStatus, Row); 4] = [
+        (
+            KeyStatus::Active,
+            [
+                (KeyAction::Edit, None),
+                (KeyAction::Duplicate, None),
+                (KeyAction::Regenerate, None),
+                (KeyAction::Disable, None),
+                (KeyAction::Enable, Some("KEY_ALREADY_ACTIVE")),
+                (KeyAction::Revoke, None),
+                (KeyAction::Delete, None),
+                (KeyAction::Reveal, None),
+            ],
+        ),
+        (
+            KeyStatus::Disabled,
+            [
+                (KeyAction::Edit, None),
+                (KeyAction::Duplicate, None),
+                (KeyAction::Regenerate, None),
+                (KeyAction::Disable, Some("KEY_ALREADY_DISABLED")),
+                (KeyAction::Enable, None),
+                (KeyAction::Revoke, None),
+                (KeyAction::Delete, None),
+                (KeyAction::Reveal, None),
+            ],
+        ),
+        (
+            KeyStatus::Expired,
+            [
+                (KeyAction::Edit, None),
+                (KeyAction::Duplicate, None),
+                (KeyAction::Regenerate, Some("KEY_EXPIRED")),
+                (KeyAction::Disable, Some("KEY_EXPIRED")),
+                (KeyAction::Enable, Some("KEY_EXPIRED")),
+                (KeyAction::Revoke, None),
+                (KeyAction::Delete, None),
+                (KeyAction::Reveal, None),
+            ],
+        ),
+        (
+            KeyStatus::Revoked,
+            [
+                (KeyAction::Edit, Some("KEY_REVOKED")),
+                (KeyAction::Duplicate, Some("KEY_REVOKED")),
+                (KeyAction::Regenerate, Some("KEY_REVOKED")),
+                (KeyAction::Disable, Some("KEY_REVOKED")),
+                (KeyAction::Enable, Some("KEY_REVOKED")),
+                (KeyAction::Revoke, Some("KEY_REVOKED")),
+                (KeyAction::Delete, None),
+                (KeyAction::Reveal, Some("KEY_REVOKED")),
+            ],
+        ),
+    ];
+
+    fn retrievable() -> TenantSettings {
+        TenantSettings {
+            secret_retrieval: SecretRetrieval::Admins,
+            ..enabled()
+        }
+    }
+
+    fn code_of(result: Result<(), Refusal>) -> Option<&'static str> {
+        result.err().map(|refusal| refusal.code)
+    }
+
+    #[test]
+    fn the_status_machine_allows_and_refuses_as_the_spec_table_says() {
+        for (status, row) in STATUS_MACHINE {
+            for (action, expected) in row {
+                assert_eq!(
+                    code_of(check_key_action(action, status, &retrievable(), true)),
+                    expected,
+                    "{action:?} on a {status:?} key"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn settings_and_a_missing_secret_add_their_refusals() {
+        let strict = TenantSettings {
+            revoke_requires_disabled: true,
+            ..retrievable()
+        };
+        let revoke = |status| code_of(check_key_action(KeyAction::Revoke, status, &strict, true));
+        assert_eq!(revoke(KeyStatus::Active), Some("REVOKE_REQUIRES_DISABLED"));
+        assert_eq!(revoke(KeyStatus::Disabled), None);
+        assert_eq!(revoke(KeyStatus::Revoked), Some("KEY_REVOKED"));
+        let refusal =
+            check_key_action(KeyAction::Revoke, KeyStatus::Active, &strict, true).unwrap_err();
+        assert_eq!(
+            refusal.message,
+            "this tenant revokes only disabled keys; disable the key first"
+        );
+
+        let reveal = |status, settings: &TenantSettings, stored| {
+            code_of(check_key_action(
+                KeyAction::Reveal,
+                status,
+                settings,
+                stored,
+            ))
+        };
+        assert_eq!(
+            reveal(KeyStatus::Active, &enabled(), true),
+            Some("SECRET_NOT_RETRIEVABLE")
+        );
+        assert_eq!(
+            reveal(KeyStatus::Active, &retrievable(), false),
+            Some("SECRET_NOT_STORED")
+        );
+        assert_eq!(
+            reveal(KeyStatus::Revoked, &enabled(), false),
+            Some("KEY_REVOKED"),
+            "revoked is said first: it is why nothing else can help"
+        );
+        // Only Reveal asks whether the secret was stored.
+        for action in KeyAction::ALL {
+            if action != KeyAction::Reveal {
+                assert_eq!(
+                    check_key_action(action, KeyStatus::Disabled, &enabled(), false),
+                    check_key_action(action, KeyStatus::Disabled, &enabled(), true),
+                    "{action:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_expired_key_can_be_revoked_even_where_only_disabled_keys_are() {
+        // Disabling an expired key is refused, so requiring it first would
+        // leave an expired key that can never be revoked.
+        let settings = TenantSettings {
+            revoke_requires_disabled: true,
+            ..enabled()
+        };
+        let now = Utc::now();
+        let mut key = new_key(settings.clone());
+        key.expires_at = Some(now - Duration::minutes(1));
+        assert_eq!(
+            code_of(key.clone().disable(&settings, user_ref("ana"), now)),
+            Some("KEY_EXPIRED")
+        );
+        key.revoke(&settings, user_ref("ana"), now).unwrap();
+        assert_eq!(key.status(now), KeyStatus::Revoked);
+    }
+
+    /// Runs `action` through the `ApiKey` method that takes it (Delete has
+    /// none: deleting is the store's), keeping only the verdict.
+    fn take(
+        key: &ApiKey,
+        action: KeyAction,
+        settings: &TenantSettings,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        let mut key = key.clone();
+        let who = user_ref("ana");
+        match action {
+            KeyAction::Edit => {
+                let rename = KeyEdit {
+                    name: Some(KeyName::parse("renamed").unwrap()),
+                    ..KeyEdit::default()
+                };
+                key.edit(rename, settings, who, now).map(|_| ())
+            }
+            KeyAction::Duplicate => key
+                .duplicate(
+                    KeyCopy::default(),
+                    &facts(settings.clone(), 0),
+                    who,
+                    &keyring(),
+                    now,
+                )
+                .map(|_| ()),
+            KeyAction::Regenerate => key.regenerate(settings, &keyring(), who, now).map(|_| ()),
+            KeyAction::Disable => key.disable(settings, who, now),
+            KeyAction::Enable => key.enable(settings, who, now),
+            KeyAction::Revoke => key.revoke(settings, who, now),
+            KeyAction::Reveal => key.reveal(settings, &keyring(), now).map(|_| ()),
+            KeyAction::Delete => Ok(()),
+        }
+    }
+
+    #[test]
+    fn every_transition_refuses_exactly_as_check_key_action_says() {
+        // What the console shows as a disabled action's reason is what the
+        // server answers: same code, same message, for every key and setting.
+        let now = Utc::now();
+        let variants = [
+            retrievable(),
+            enabled(),
+            TenantSettings {
+                revoke_requires_disabled: true,
+                ..retrievable()
+            },
+        ];
+        for settings in &variants {
+            let mut active = new_key(retrievable());
+            active.created_at = now - Duration::days(10);
+            let mut disabled = active.clone();
+            disabled.lifecycle = Lifecycle::Disabled;
+            let mut expired = active.clone();
+            expired.expires_at = Some(now - Duration::minutes(1));
+            let mut expired_disabled = disabled.clone();
+            expired_disabled.expires_at = expired.expires_at;
+            let mut revoked = active.clone();
+            revoked.revoke(&enabled(), user_ref("bo"), now).unwrap();
+            let mut not_stored = active.clone();
+            not_stored.encrypted_secret = None;
+            for key in [
+                &active,
+                &disabled,
+                &expired,
+                &expired_disabled,
+                &revoked,
+                &not_stored,
+            ] {
+                for action in KeyAction::ALL {
+                    let said = check_key_action(
+                        action,
+                        key.status(now),
+                        settings,
+                        key.encrypted_secret.is_some(),
+                    );
+                    assert_eq!(
+                        take(key, action, settings, now),
+                        said,
+                        "{action:?} on a {:?} key ({:?})",
+                        key.status(now),
+                        settings
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_sort_reads_and_writes_its_query_string_form() {
+        for field in SortField::ALL {
+            for reversed in [false, true] {
+                let sort = KeySort { field, reversed };
+                let wire = sort.to_param();
+                assert_eq!(wire.starts_with('-'), reversed);
+                assert_eq!(KeySort::parse(&wire), Some(sort));
+                let json = serde_json::to_string(&sort).unwrap();
+                assert_eq!(json, format!("{wire:?}"));
+                assert_eq!(serde_json::from_str::<KeySort>(&json).unwrap(), sort);
+            }
+        }
+        assert_eq!(KeySort::default().to_param(), "status");
+        assert_eq!(
+            KeySort::parse("-last_used"),
+            Some(KeySort {
+                field: SortField::LastUsed,
+                reversed: true
+            })
+        );
+        for bad in ["colour", "--name", "Name", ""] {
+            assert_eq!(KeySort::parse(bad), None, "{bad}");
+        }
+        let err = serde_json::from_str::<KeySort>("\"colour\"").unwrap_err();
+        assert!(err.to_string().contains("last_used"), "{err}");
     }
 }

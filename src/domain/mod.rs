@@ -13,7 +13,10 @@ pub mod user;
 
 pub use error::{Refusal, RefusalKind};
 pub use event::{Event, EventAction, NewEvent, Origin};
-pub use key::{ApiKey, CreationFacts, KeyEdit, KeyId, KeyStatus, Lifecycle, NewKey, UserRef};
+pub use key::{
+    ApiKey, CreationFacts, KeyCopy, KeyEdit, KeyId, KeySort, KeyStatus, Lifecycle, NewKey,
+    OwnerFacts, SortField, UserRef, check_key_action,
+};
 pub use policy::KeyAction;
 pub use secret::{Keyring, Secret};
 pub use tenant::{

@@ -3,7 +3,7 @@
 //! action as disabled, with the same reason the server would give.
 
 use super::error::Refusal;
-use super::tenant::{KeyCreators, TenantSettings};
+use super::tenant::{KeyCreators, TenantId, TenantSettings};
 use super::user::{Role, User, UserId};
 
 /// Something a user may try to do to an existing key.
@@ -129,6 +129,53 @@ pub fn may_act_on_key(
     Err(forbidden(reason))
 }
 
+/// May `actor` give a key to another owner? Only tenant and system admins
+/// may: a developer's keys are their own (asked on top of
+/// [`may_act_on_key`]'s `Edit`).
+pub fn may_change_owner(actor: &User) -> Result<(), Refusal> {
+    if actor.is_system_admin() || actor.roles.has(Role::TenantAdmin) {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "only tenant admins may give a key to another owner",
+        ))
+    }
+}
+
+/// May `user` own keys of `tenant`? A member of the tenant with the
+/// developer role (the role that creates and manages one's own keys), or a
+/// system administrator (who may create keys in every tenant). Anyone else
+/// is refused as creation refuses an owner outside the tenant.
+pub fn may_own_key(user: &User, tenant: &TenantId) -> Result<(), Refusal> {
+    if user.is_system_admin() {
+        return Ok(());
+    }
+    if user.tenant_id.as_ref() != Some(tenant) {
+        return Err(unknown_owner(user.id.as_str()));
+    }
+    if !user.roles.has(Role::Developer) {
+        return Err(Refusal::invalid(
+            "OWNER_NOT_DEVELOPER",
+            format!(
+                "owner: {} does not hold the developer role, which owning keys requires; a tenant admin can grant it",
+                user.name.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The refusal for an owner who is not a user of the tenant; the same
+/// whether the id is unknown or belongs to another tenant, so existence does
+/// not leak.
+#[must_use]
+pub fn unknown_owner(id: &str) -> Refusal {
+    Refusal::invalid(
+        "VALIDATION_FAILED",
+        format!("owner: no user {id:?} in this tenant"),
+    )
+}
+
 /// May `actor` change the tenant's settings?
 pub fn may_update_settings(actor: &User) -> Result<(), Refusal> {
     if actor.is_system_admin() || actor.roles.has(Role::TenantAdmin) {
@@ -167,7 +214,6 @@ pub fn may_create_tenant(actor: &User) -> Result<(), Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::tenant::{TenantId, TenantSettings};
     use crate::domain::text::{Email, PersonName};
     use crate::domain::user::Roles;
 
@@ -306,6 +352,32 @@ mod tests {
         assert!(may_update_settings(&viewer).is_err());
         assert!(may_manage_users(&viewer, &[]).is_err());
         assert!(may_create_tenant(&viewer).is_err());
+    }
+
+    #[test]
+    fn only_admins_give_a_key_away_and_only_to_developers_of_the_tenant() {
+        let acme = TenantId::parse("acme").unwrap();
+        let dev = user("dev", &[Role::Developer], true);
+        let admin = user("adm", &[Role::TenantAdmin], true);
+        let mut root = user("root", &[Role::SystemAdmin], false);
+        root.tenant_id = None;
+        assert!(may_change_owner(&dev).is_err());
+        assert!(may_change_owner(&user("v", &[Role::Viewer], true)).is_err());
+        assert!(may_change_owner(&admin).is_ok());
+        assert!(may_change_owner(&root).is_ok());
+
+        assert!(may_own_key(&dev, &acme).is_ok());
+        assert!(may_own_key(&user("u", &[Role::Developer], false), &acme).is_ok());
+        assert!(may_own_key(&root, &acme).is_ok());
+        assert_eq!(
+            may_own_key(&admin, &acme).unwrap_err().code,
+            "OWNER_NOT_DEVELOPER"
+        );
+        let mut elsewhere = dev.clone();
+        elsewhere.tenant_id = Some(TenantId::parse("other").unwrap());
+        let refusal = may_own_key(&elsewhere, &acme).unwrap_err();
+        assert_eq!(refusal, unknown_owner("usr_dev"));
+        assert_eq!(refusal.code, "VALIDATION_FAILED");
     }
 
     #[test]

@@ -76,6 +76,13 @@ impl KeyPrefix {
         &self.0
     }
 
+    /// Wraps a prefix read back from the store or a server, which only ever
+    /// hold parsed values.
+    #[must_use]
+    pub fn from_trusted(value: String) -> Self {
+        Self(value)
+    }
+
     pub(crate) fn management_token() -> Self {
         Self("kdm".to_owned())
     }

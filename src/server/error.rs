@@ -2,7 +2,7 @@
 //! `application/problem+json` with a stable `code`; internal causes are
 //! logged here and never sent to the client.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -117,6 +117,20 @@ impl From<JsonRejection> for ApiError {
             _ => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
         };
         Self::new(status, code, rejection.body_text())
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "BODY_TOO_LARGE",
+                rejection.body_text(),
+            )
+        } else {
+            Self::bad_request("BAD_REQUEST", rejection.body_text())
+        }
     }
 }
 

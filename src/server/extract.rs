@@ -1,11 +1,14 @@
 //! Request extractors that answer with problem+json when they fail: the
-//! authenticated caller, JSON bodies, queries, paths and `If-Match`.
+//! authenticated caller, JSON bodies (required or optional), queries, paths
+//! and `If-Match`.
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Path, Query};
-use axum::http::header;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
@@ -15,6 +18,51 @@ use crate::domain::{Origin, Refusal, User, UserRef};
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+/// An optional JSON body, for actions that were bodiless before they took
+/// options (duplicate): no body, only whitespace, or `null` is `T::default()`;
+/// anything else is read as [`ApiJson`] reads it, with the same refusals.
+pub struct OptionalJson<T>(pub T);
+
+/// `application/json` or `application/<anything>+json`, as axum's `Json` accepts.
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    let Some(essence) = content_type
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+    else {
+        return false;
+    };
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request.headers().get(header::CONTENT_TYPE).cloned();
+        // Bytes honours the body limit of the router (DefaultBodyLimit).
+        let bytes = Bytes::from_request(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        if !is_json(content_type.as_ref()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "a request body must be sent with 'Content-Type: application/json'",
+            ));
+        }
+        // `null` is no body too, as the OpenAPI document's `oneOf: [null, T]` says.
+        let axum::Json(value) = axum::Json::<Option<T>>::from_bytes(&bytes)?;
+        Ok(Self(value.unwrap_or_default()))
+    }
+}
 
 /// Query parameters; bad ones are a 400 problem.
 #[derive(FromRequestParts)]

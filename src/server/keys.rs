@@ -16,15 +16,16 @@ use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, IdempotencyKey, IfMatch};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Caller, IdempotencyKey, IfMatch, OptionalJson};
 use super::{AppState, visible_tenant};
 use crate::api::{self, Problem, Usage24h};
 use crate::domain::policy::{self, KeyAction};
 use crate::domain::tenant::parse_scopes;
 use crate::domain::{
-    ApiKey, Description, EventAction, KeyEdit, KeyName, KeyStatus, NewKey, Refusal, Secret, UserId,
+    ApiKey, Description, EventAction, KeyCopy, KeyEdit, KeyName, KeySort, KeyStatus, NewKey,
+    Refusal, Secret, UserId,
 };
-use crate::store::{Created, Idempotency, KeyCommitted, KeyCursor, KeyQuery, KeySort, KeyWrite};
+use crate::store::{Created, Idempotency, KeyCommitted, KeyCursor, KeyFacts, KeyQuery, KeyWrite};
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 1000;
@@ -238,7 +239,7 @@ pub async fn create_key(
             .get_user(&UserId::from_trusted(id.clone()))
             .await?
             .filter(|u| u.tenant_id.as_ref() == Some(&tenant.id) || u.is_system_admin())
-            .ok_or_else(|| ApiError::invalid(format!("owner: no user {id:?} in this tenant")))?,
+            .ok_or_else(|| policy::unknown_owner(id))?,
     };
     policy::may_create_key(&caller.user, &tenant.settings, &owner.id)?;
     let request = NewKey {
@@ -345,7 +346,9 @@ pub async fn get_key(
 
 /// A change to one key, decided inside the write transaction.
 enum KeyOp {
-    Edit(KeyEdit),
+    /// An edit, and the new owner it names, if any: the store reads them in
+    /// the transaction and the edit receives them as `KeyEdit::owner`.
+    Edit(Box<KeyEdit>, Option<UserId>),
     Disable,
     Enable,
     Revoke,
@@ -357,7 +360,7 @@ enum KeyOp {
 impl KeyOp {
     fn action(&self) -> KeyAction {
         match self {
-            KeyOp::Edit(_) => KeyAction::Edit,
+            KeyOp::Edit(..) => KeyAction::Edit,
             KeyOp::Disable => KeyAction::Disable,
             KeyOp::Enable => KeyAction::Enable,
             KeyOp::Revoke => KeyAction::Revoke,
@@ -385,8 +388,18 @@ async fn change_key(
     let tenant = visible_tenant(state, caller, tenant).await?;
     let (keyring, origin, actor) = (state.keyring.clone(), caller.origin(), caller.user.clone());
     let now: DateTime<Utc> = super::now();
+    // Every change but a reveal drops the key from the verification cache,
+    // so the next verification reads its new status, expiry, owner, scopes.
     let forgets = !matches!(op, KeyOp::Reveal);
-    let mutation: crate::store::KeyMutation = Box::new(move |mut key, tenant| {
+    let new_owner = match &op {
+        KeyOp::Edit(_, owner) => owner.clone(),
+        _ => None,
+    };
+    let mutation: crate::store::KeyMutation = Box::new(move |mut key, facts| {
+        let KeyFacts {
+            tenant,
+            owner: owner_facts,
+        } = facts;
         if_match.check(&key.etag())?;
         policy::may_act_on_key(&actor, op.action(), &tenant.settings, &key.owner.id)?;
         let settings = &tenant.settings;
@@ -394,14 +407,23 @@ async fn change_key(
         let who = origin.actor.clone();
         let mut secret = None;
         let (action, changes) = match op {
-            KeyOp::Edit(edit) => {
+            KeyOp::Edit(mut edit, owner) => {
+                if let Some(owner) = owner {
+                    if owner != key.owner.id {
+                        policy::may_change_owner(&actor)?;
+                    }
+                    edit.owner =
+                        Some(owner_facts.ok_or_else(|| policy::unknown_owner(owner.as_str()))?);
+                }
                 let old = key.clone();
-                let changed = key.edit(edit, settings, who, now)?;
+                let changed = key.edit(*edit, settings, who, now)?;
                 let mut changes = serde_json::Map::new();
                 for field in &changed {
                     let (from, to) = match *field {
                         "name" => (json!(old.name), json!(key.name)),
                         "description" => (json!(old.description), json!(key.description)),
+                        "owner" => (json!(old.owner.id), json!(key.owner.id)),
+                        "expires_at" => (json!(old.expires_at), json!(key.expires_at)),
                         _ => (json!(old.scopes), json!(key.scopes)),
                     };
                     changes.insert((*field).to_owned(), json!({ "from": from, "to": to }));
@@ -416,14 +438,14 @@ async fn change_key(
                 (EventAction::KeyUpdated, serde_json::Value::Object(changes))
             }
             KeyOp::Disable => {
-                key.disable(who, now)?;
+                key.disable(settings, who, now)?;
                 (
                     EventAction::KeyDisabled,
                     status_change(before, key.status(now)),
                 )
             }
             KeyOp::Enable => {
-                key.enable(who, now)?;
+                key.enable(settings, who, now)?;
                 (
                     EventAction::KeyEnabled,
                     status_change(before, key.status(now)),
@@ -459,7 +481,7 @@ async fn change_key(
                 });
             }
             KeyOp::Reveal => {
-                secret = Some(key.reveal(settings, &keyring)?);
+                secret = Some(key.reveal(settings, &keyring, now)?);
                 (EventAction::KeySecretRevealed, json!({}))
             }
         };
@@ -480,7 +502,9 @@ async fn change_key(
     let (tenant_id, id) = (tenant.id.clone(), id.to_owned());
     state
         .to_completion(async move {
-            let committed = store.update_key(&tenant_id, &id, mutation).await?;
+            let committed = store
+                .update_key(&tenant_id, &id, new_owner.as_ref(), mutation)
+                .await?;
             if forgets {
                 cache.forget_key(&committed.key.id, &committed.key.secret_digest);
             }
@@ -502,13 +526,13 @@ async fn key_response(state: &AppState, committed: &KeyCommitted) -> ApiResult<R
     ),
     request_body = api::UpdateKey,
     responses(
-        (status = 200, description = "The key after the edit", body = api::Key),
+        (status = 200, description = "The key after the edit; a key.updated event records each change (from, to)", body = api::Key),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller may not edit this key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not edit this key, or may not change its owner (only tenant and system admins may)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "KEY_REVOKED or SCOPES_FIXED", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "KEY_REVOKED, SCOPES_FIXED, or KEY_LIMIT_REACHED (the new owner has max_keys_per_user live keys)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields: VALIDATION_FAILED (also an owner who is not a user of this tenant, or an expiry in the past), UNKNOWN_SCOPE, OWNER_NOT_DEVELOPER, EXPIRY_REQUIRED (null with max_expiry_days set), EXPIRY_TOO_LONG", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -527,8 +551,19 @@ pub async fn update_key(
             .map(Description::parse)
             .transpose()?,
         scopes: body.scopes.as_deref().map(parse_scopes).transpose()?,
+        owner: None,
+        expires_at: body.expires_at,
     };
-    let committed = change_key(&state, &caller, &tenant, &id, if_match, KeyOp::Edit(edit)).await?;
+    let owner = body.owner.map(UserId::from_trusted);
+    let committed = change_key(
+        &state,
+        &caller,
+        &tenant,
+        &id,
+        if_match,
+        KeyOp::Edit(Box::new(edit), owner),
+    )
+    .await?;
     key_response(&state, &committed).await
 }
 
@@ -665,12 +700,18 @@ pub async fn reveal_key(
 #[utoipa::path(
     post, path = "/v1/tenants/{tenant}/keys/{id}/duplicate", tag = "keys",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Key id of the source")),
+    request_body(
+        content = Option<api::DuplicateKey>,
+        description = "Optional: a name and description for the copy. Without a body, the copy is named after the source, suffixed with \" (copy)\"",
+    ),
     responses(
         (status = 201, description = "A new key with the source's presets and a new secret, shown once", body = api::KeyWithSecret),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller may not create keys, or not from this one", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "KEY_REVOKED, API_KEYS_DISABLED or KEY_LIMIT_REACHED", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The copied expiry exceeds the tenant's maximum", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body without a JSON content type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An invalid name or description (VALIDATION_FAILED), or the copied expiry exceeds the tenant's maximum (EXPIRY_REQUIRED, EXPIRY_TOO_LONG)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -678,8 +719,17 @@ pub async fn duplicate_key(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, id)): ApiPath<(String, String)>,
+    OptionalJson(body): OptionalJson<api::DuplicateKey>,
 ) -> ApiResult<Response> {
     let tenant = visible_tenant(&state, &caller, &tenant).await?;
+    let copy = KeyCopy {
+        name: body.name.as_deref().map(KeyName::parse).transpose()?,
+        description: body
+            .description
+            .as_deref()
+            .map(Description::parse)
+            .transpose()?,
+    };
     let source = state
         .store
         .get_key(&tenant.id, &id)
@@ -700,7 +750,7 @@ pub async fn duplicate_key(
             &facts.tenant.settings,
             &source.owner.id,
         )?;
-        let (key, secret) = source.duplicate(&facts, origin.actor.clone(), &keyring, now)?;
+        let (key, secret) = source.duplicate(copy, &facts, origin.actor.clone(), &keyring, now)?;
         let event = origin.event(
             now,
             Some(key.tenant_id.clone()),

@@ -14,9 +14,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, CreationFacts, Event, EventAction, KeyId, KeyStatus, NewEvent, Refusal, Secret, Tenant,
-    TenantId, TenantSettings, User, UserId,
+    ApiKey, CreationFacts, Event, EventAction, KeyId, KeyStatus, NewEvent, OwnerFacts, Refusal,
+    Secret, Tenant, TenantId, TenantSettings, User, UserId,
 };
+// The sorts of a key list live in the domain, where the client reaches them
+// too; the store's queries name them through here.
+pub use crate::domain::{KeySort, SortField};
 
 /// What can go wrong below the domain.
 #[derive(Debug, thiserror::Error)]
@@ -33,71 +36,6 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// The column a key list is sorted by. Each has a natural direction
-/// (status: active first, then newest; created: newest first; name: A–Z;
-/// last_used: most recent first; expires: soonest first); `reversed` flips it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortField {
-    #[default]
-    Status,
-    Name,
-    Created,
-    LastUsed,
-    Expires,
-}
-
-impl SortField {
-    pub const ALL: [SortField; 5] = [
-        SortField::Status,
-        SortField::Name,
-        SortField::Created,
-        SortField::LastUsed,
-        SortField::Expires,
-    ];
-
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SortField::Status => "status",
-            SortField::Name => "name",
-            SortField::Created => "created",
-            SortField::LastUsed => "last_used",
-            SortField::Expires => "expires",
-        }
-    }
-}
-
-/// A sort: a field, and whether its natural direction is reversed (`-field`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct KeySort {
-    pub field: SortField,
-    pub reversed: bool,
-}
-
-impl KeySort {
-    /// Parses `status`, `-created`, …
-    #[must_use]
-    pub fn parse(raw: &str) -> Option<Self> {
-        let (reversed, name) = match raw.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, raw),
-        };
-        SortField::ALL
-            .into_iter()
-            .find(|f| f.as_str() == name)
-            .map(|field| Self { field, reversed })
-    }
-
-    #[must_use]
-    pub fn to_param(self) -> String {
-        format!(
-            "{}{}",
-            if self.reversed { "-" } else { "" },
-            self.field.as_str()
-        )
-    }
-}
 
 /// The position after the last key of a page: its sort value and id.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -152,8 +90,17 @@ pub struct KeyCommitted {
     pub deleted: bool,
 }
 
-/// A key mutation: given the key and its tenant inside the transaction, decide.
-pub type KeyMutation = Box<dyn FnOnce(ApiKey, &Tenant) -> Result<KeyWrite, Refusal> + Send>;
+/// What a key mutation decides on besides the key, read in its transaction.
+pub struct KeyFacts {
+    pub tenant: Tenant,
+    /// The user [`Store::update_key`] was asked about as a possible new
+    /// owner, with their live keys in the tenant; `None` when none was asked
+    /// about or no user has that id.
+    pub owner: Option<OwnerFacts>,
+}
+
+/// A key mutation: given the key and the facts inside the transaction, decide.
+pub type KeyMutation = Box<dyn FnOnce(ApiKey, KeyFacts) -> Result<KeyWrite, Refusal> + Send>;
 
 /// A key creation: given the facts inside the transaction, build the key.
 pub type KeyCreation =
@@ -262,10 +209,15 @@ pub trait Store: Send + Sync + 'static {
         query: &KeyQuery,
         now: DateTime<Utc>,
     ) -> StoreResult<KeyPage>;
+    /// Runs `mutation` on key `id` in one write transaction with its
+    /// events. With `owner`, that user and their live keys in the tenant
+    /// are read in the same transaction ([`KeyFacts::owner`]), for an edit
+    /// that hands the key to them.
     async fn update_key(
         &self,
         tenant: &TenantId,
         id: &str,
+        owner: Option<&UserId>,
         mutation: KeyMutation,
     ) -> StoreResult<KeyCommitted>;
     /// Bulk-loads keys the domain already built, in one transaction, with

@@ -15,14 +15,14 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, params_from_iter};
 
 use super::{
-    Created, EventQuery, Idempotency, KeyCommitted, KeyCreation, KeyCursor, KeyMutation, KeyPage,
-    KeyQuery, SettingsMutation, SortField, SortValue, Store, StoreError, StoreResult, UsageBucket,
-    UsageCounts, UserMutation,
+    Created, EventQuery, Idempotency, KeyCommitted, KeyCreation, KeyCursor, KeyFacts, KeyMutation,
+    KeyPage, KeyQuery, SettingsMutation, SortField, SortValue, Store, StoreError, StoreResult,
+    UsageBucket, UsageCounts, UserMutation,
 };
 use crate::domain::{
     ApiKey, CreationFacts, Description, DisplayName, Email, Event, EventAction, KeyId, KeyName,
-    KeyStatus, Lifecycle, NewEvent, PersonName, Refusal, Roles, Scope, Tenant, TenantId,
-    TenantSettings, User, UserId, UserRef,
+    KeyStatus, Lifecycle, NewEvent, OwnerFacts, PersonName, Refusal, Roles, Scope, Tenant,
+    TenantId, TenantSettings, User, UserId, UserRef,
 };
 
 /// Schema migrations, applied in order at start; each runs once.
@@ -325,6 +325,18 @@ fn load_key(conn: &Connection, tenant: &str, id: &str) -> StoreResult<Option<Api
     Ok(conn
         .query_row(&sql, params![tenant, id], key_from_row)
         .optional()?)
+}
+
+/// Keys of `owner` in `tenant` that count against `max_keys_per_user`:
+/// neither revoked nor expired.
+fn live_keys(tx: &Connection, tenant: &str, owner: &str) -> StoreResult<u32> {
+    let live: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM keys WHERE tenant_id = $1 AND owner_id = $2 AND lifecycle <> 'revoked' \
+         AND (expires_at IS NULL OR expires_at > $3)",
+        params![tenant, owner, millis(Utc::now())],
+        |row| row.get(0),
+    )?;
+    Ok(u32::try_from(live).unwrap_or(u32::MAX))
 }
 
 fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<()> {
@@ -1055,15 +1067,9 @@ impl Store for SqliteStore {
                 }
             }
             let tenant = load_tenant(tx, &tenant_id)?.ok_or_else(|| Refusal::not_found("tenant"))?;
-            let live: i64 = tx.query_row(
-                "SELECT COUNT(*) FROM keys WHERE tenant_id = $1 AND owner_id = $2 AND lifecycle <> 'revoked' \
-                 AND (expires_at IS NULL OR expires_at > $3)",
-                params![tenant_id, owner, millis(Utc::now())],
-                |row| row.get(0),
-            )?;
             let facts = CreationFacts {
                 tenant,
-                owner_live_keys: u32::try_from(live).unwrap_or(u32::MAX),
+                owner_live_keys: live_keys(tx, &tenant_id, &owner)?,
             };
             let (key, secret, event) = creation(facts)?;
             insert_key(tx, &key)?;
@@ -1100,15 +1106,27 @@ impl Store for SqliteStore {
         &self,
         tenant: &TenantId,
         id: &str,
+        owner: Option<&UserId>,
         mutation: KeyMutation,
     ) -> StoreResult<KeyCommitted> {
         let (tenant_id, id) = (tenant.as_str().to_owned(), id.to_owned());
+        let owner = owner.map(|o| o.as_str().to_owned());
         self.write(move |tx| {
             let key = load_key(tx, &tenant_id, &id)?.ok_or_else(|| Refusal::not_found("key"))?;
             let tenant =
                 load_tenant(tx, &tenant_id)?.ok_or_else(|| Refusal::not_found("tenant"))?;
+            let owner = match owner {
+                None => None,
+                Some(owner) => match load_user(tx, &owner)? {
+                    None => None,
+                    Some(user) => Some(OwnerFacts {
+                        user,
+                        live_keys: live_keys(tx, &tenant_id, &owner)?,
+                    }),
+                },
+            };
             let before = key.clone();
-            let write = mutation(key, &tenant)?;
+            let write = mutation(key, KeyFacts { tenant, owner })?;
             let deleted = write.key.is_none();
             match &write.key {
                 Some(after) if *after != before => update_key_row(tx, after)?,

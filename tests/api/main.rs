@@ -3,6 +3,7 @@
 //!
 //! - `helpers`: `spawn_app()`, the `TestApp` client, the `ServerProcess` binary runner.
 //! - `lifecycle`: a key from creation to deletion, and every verification code.
+//! - `edits`: a duplicate's own name; a key's new owner and new expiry, under creation's rules.
 //! - `permissions`: the role matrix, and 404 across tenants.
 //! - `settings`: each tenant setting's rule; "new keys only".
 //! - `preconditions`: ETag / If-Match and Idempotency-Key.
@@ -13,13 +14,16 @@
 //! - `openapi`: the document and the routes agree.
 //! - `pagination`: cursors, sorts, filters and totals of the key list.
 //! - `events`: the audit log.
+//! - `client`: the typed client: read-only sessions, errors as sentences, sorts, users.
 
 // clippy.toml allows unwrap/expect in #[test] functions only; the helpers
 // and fixtures here are test code too, where a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod client;
 mod concurrency;
 mod durability;
+mod edits;
 mod events;
 mod helpers;
 mod lifecycle;

@@ -3,31 +3,29 @@
 //! it holds. Nothing is mocked.
 
 use crossterm::event::KeyCode;
-use keydesk::console::app::{Dialog, FormField, Level};
 use keydesk::console::clipboard::ClipboardMode;
-use keydesk::console::keymap::Command;
+use keydesk::console::dialog::Dialog;
+use keydesk::console::keymap::Action;
+use keydesk::console::shell::Level;
 use keydesk::domain::KeyStatus;
 use ratatui::style::Modifier;
 use serde_json::json;
 
 use crate::support::{ADMIN_TOKEN, Acme, Console, TENANT, osc52_of, screen_text};
 
-fn form_focus(console: &Console) -> FormField {
-    match &console.app.dialog {
-        Some(Dialog::Form(form)) => form.focus,
-        _ => panic!("no form is open"),
-    }
+fn form_focus(console: &Console) -> &'static str {
+    console.form_focus()
 }
 
 fn confirm_focused(console: &Console) -> bool {
-    match &console.app.dialog {
+    match &console.app.shell.dialogs.current {
         Some(Dialog::Confirm(confirm)) => confirm.confirm_focused,
         _ => panic!("no confirm dialog is open"),
     }
 }
 
 fn status_level(console: &Console) -> Option<Level> {
-    console.app.status.as_ref().map(|s| s.level)
+    console.app.status_level()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -36,32 +34,32 @@ async fn adding_a_key_with_the_form_creates_it_and_shows_its_secret_once() {
     let mut console = acme.console(&acme.ana, false).await;
 
     console.char('a');
-    assert_eq!(form_focus(&console), FormField::Name);
+    assert_eq!(form_focus(&console), "name");
     console.type_text("billing-sync");
     console.press(KeyCode::Tab);
     console.type_text("nightly export");
     console.press(KeyCode::Tab);
-    assert_eq!(form_focus(&console), FormField::Scope(0));
-    console.char(' ');
-    console.press(KeyCode::Tab); // payments:write stays off
+    assert_eq!(form_focus(&console), "scopes");
+    console.char(' '); // payments:read; payments:write stays off
     console.press(KeyCode::Tab);
-    assert_eq!(form_focus(&console), FormField::Owner);
+    assert_eq!(form_focus(&console), "owner");
     console.press(KeyCode::Tab);
-    assert_eq!(form_focus(&console), FormField::Expiry);
+    assert_eq!(form_focus(&console), "expiry");
     console.type_text("30");
     console.press(KeyCode::Tab);
-    assert_eq!(form_focus(&console), FormField::Save);
+    assert_eq!(form_focus(&console), "save");
     console.press(KeyCode::Enter);
 
     console
         .pump_until("the secret modal", |app| {
-            matches!(app.dialog, Some(Dialog::Secret(_)))
+            matches!(app.shell.dialogs.current, Some(Dialog::Secret(_)))
         })
         .await;
-    let Some(Dialog::Secret(modal)) = &console.app.dialog else {
+    let Some(Dialog::Secret(modal)) = &console.app.shell.dialogs.current else {
         unreachable!()
     };
-    let (id, secret) = (modal.key_id.clone(), modal.secret.to_string());
+    let id = modal.subject.trim_start_matches("key ").to_owned();
+    let secret = modal.secret.to_string();
     assert!(secret.starts_with("kd_"), "{secret}");
 
     let keys = acme.server.keys(TENANT).await;
@@ -87,18 +85,21 @@ async fn adding_a_key_with_the_form_creates_it_and_shows_its_secret_once() {
         "c copies the secret"
     );
     assert!(
-        matches!(console.app.dialog, Some(Dialog::Secret(_))),
+        matches!(console.app.shell.dialogs.current, Some(Dialog::Secret(_))),
         "copying keeps the modal"
     );
     console.press(KeyCode::Esc);
-    assert!(console.app.dialog.is_none(), "Esc closes the secret modal");
+    assert!(
+        console.app.shell.dialogs.current.is_none(),
+        "Esc closes the secret modal"
+    );
     let after = console.screen(120, 40);
     assert!(
         !after.contains(&secret),
         "the secret is still drawn:\n{after}"
     );
     assert_eq!(
-        console.app.selected_key().map(|k| k.id.as_str()),
+        console.app.keys.selected_key().map(|k| k.id.as_str()),
         Some(id.as_str()),
         "the new key is selected"
     );
@@ -115,23 +116,20 @@ async fn a_new_key_hidden_by_the_filter_is_shown_and_selected() {
 
     console.char('a');
     console.type_text("fresh");
-    while form_focus(&console) != FormField::Save {
-        console.press(KeyCode::Tab);
-    }
-    console.press(KeyCode::Enter);
+    console.save_form();
     console
         .pump_until("the secret modal", |app| {
-            matches!(app.dialog, Some(Dialog::Secret(_)))
+            matches!(app.shell.dialogs.current, Some(Dialog::Secret(_)))
         })
         .await;
     console.press(KeyCode::Esc);
     assert_eq!(
-        console.app.index.filter(),
+        console.app.keys.index.filter(),
         "",
         "the hiding filter is cleared"
     );
     assert_eq!(
-        console.app.selected_key().map(|k| k.name.as_str()),
+        console.app.keys.selected_key().map(|k| k.name.as_str()),
         Some("fresh")
     );
 }
@@ -148,13 +146,13 @@ async fn regenerating_a_key_shows_a_new_secret_and_the_old_one_stops_working() {
     console.press(KeyCode::Enter);
     console
         .pump_until("the regenerated secret", |app| {
-            matches!(app.dialog, Some(Dialog::Secret(_)))
+            matches!(app.shell.dialogs.current, Some(Dialog::Secret(_)))
         })
         .await;
-    let Some(Dialog::Secret(modal)) = &console.app.dialog else {
+    let Some(Dialog::Secret(modal)) = &console.app.shell.dialogs.current else {
         unreachable!()
     };
-    assert_eq!(modal.key_id, id, "same key, new secret");
+    assert_eq!(modal.subject, format!("key {id}"), "same key, new secret");
     let new = modal.secret.to_string();
     assert_ne!(new, old);
     assert_eq!(acme.server.verify_code(&new).await, "VALID");
@@ -170,19 +168,13 @@ async fn editing_a_key_renames_it_on_the_server() {
 
     console.select("old-name");
     console.char('e');
-    assert_eq!(form_focus(&console), FormField::Name);
-    for _ in "old-name".chars() {
-        console.press(KeyCode::Backspace);
-    }
+    assert_eq!(form_focus(&console), "name");
+    console.ctrl('u');
     console.type_text("new-name");
-    for _ in 0..4 {
-        console.press(KeyCode::Tab);
-    }
-    assert_eq!(form_focus(&console), FormField::Save);
-    console.press(KeyCode::Enter);
+    console.save_form();
     console
         .pump_until("the rename", |app| {
-            app.keys.iter().any(|k| k.name == "new-name")
+            app.keys.keys.iter().any(|k| k.name == "new-name")
         })
         .await;
 
@@ -200,15 +192,18 @@ async fn duplicating_a_key_creates_a_copy_with_a_new_secret() {
 
     console.select("billing");
     console.char('D');
+    assert_eq!(form_focus(&console), "name", "D opens the copy's form");
+    console.save_form();
     console
         .pump_until("the duplicate's secret", |app| {
-            matches!(app.dialog, Some(Dialog::Secret(_)))
+            matches!(app.shell.dialogs.current, Some(Dialog::Secret(_)))
         })
         .await;
-    let Some(Dialog::Secret(modal)) = &console.app.dialog else {
+    let Some(Dialog::Secret(modal)) = &console.app.shell.dialogs.current else {
         unreachable!()
     };
-    let (copy_id, copy_secret) = (modal.key_id.clone(), modal.secret.to_string());
+    let copy_id = modal.subject.trim_start_matches("key ").to_owned();
+    let copy_secret = modal.secret.to_string();
     assert!(modal.title.starts_with("duplicated"), "{}", modal.title);
 
     assert_ne!(copy_id, id);
@@ -222,7 +217,7 @@ async fn duplicating_a_key_creates_a_copy_with_a_new_secret() {
     assert_eq!(verified["key_id"], copy_id.as_str());
     assert_eq!(acme.server.verify_code(&secret).await, "VALID");
     console.press(KeyCode::Esc);
-    assert!(console.app.dialog.is_none());
+    assert!(console.app.shell.dialogs.current.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,7 +229,7 @@ async fn d_disables_and_enables_the_selected_key() {
     console.char('d');
     console
         .pump_until("the key to be disabled", |app| {
-            app.selected_key().map(|k| k.status) == Some(KeyStatus::Disabled)
+            app.keys.selected_key().map(|k| k.status) == Some(KeyStatus::Disabled)
         })
         .await;
     assert_eq!(acme.server.status_of(TENANT, &id).await, "disabled");
@@ -243,7 +238,7 @@ async fn d_disables_and_enables_the_selected_key() {
     console.char('d');
     console
         .pump_until("the key to be enabled", |app| {
-            app.selected_key().map(|k| k.status) == Some(KeyStatus::Active)
+            app.keys.selected_key().map(|k| k.status) == Some(KeyStatus::Active)
         })
         .await;
     assert_eq!(acme.server.status_of(TENANT, &id).await, "active");
@@ -260,7 +255,7 @@ async fn revoking_one_key_needs_the_revoke_button_and_then_verification_fails() 
     console.char('r');
     assert!(!confirm_focused(&console), "Cancel is the default");
     console.press(KeyCode::Enter);
-    assert!(console.app.dialog.is_none());
+    assert!(console.app.shell.dialogs.current.is_none());
     assert!(!console.app.busy(), "cancelling sends nothing");
     assert_eq!(acme.server.status_of(TENANT, &id).await, "active");
 
@@ -270,7 +265,7 @@ async fn revoking_one_key_needs_the_revoke_button_and_then_verification_fails() 
     console.press(KeyCode::Enter);
     console
         .pump_until("the key to be revoked", |app| {
-            app.selected_key().map(|k| k.status) == Some(KeyStatus::Revoked)
+            app.keys.selected_key().map(|k| k.status) == Some(KeyStatus::Revoked)
         })
         .await;
     assert_eq!(acme.server.status_of(TENANT, &id).await, "revoked");
@@ -292,14 +287,14 @@ async fn bulk_revoke_reports_the_keys_the_server_refused() {
         console.select(name);
         console.char(' ');
     }
-    assert_eq!(console.app.marked.len(), 3);
+    assert_eq!(console.app.keys.marked.len(), 3);
     console.char('/');
     console.type_text("pay-");
     console.press(KeyCode::Enter);
-    assert_eq!(console.app.index.visible().len(), 2);
+    assert_eq!(console.app.keys.index.visible().len(), 2);
 
     console.char('r');
-    let Some(Dialog::Confirm(confirm)) = &console.app.dialog else {
+    let Some(Dialog::Confirm(confirm)) = &console.app.shell.dialogs.current else {
         panic!("no confirm dialog");
     };
     assert_eq!(confirm.title, "Revoke 3 keys?");
@@ -315,15 +310,15 @@ async fn bulk_revoke_reports_the_keys_the_server_refused() {
     console.press(KeyCode::Enter);
     console
         .pump_until("the failure report", |app| {
-            matches!(app.dialog, Some(Dialog::Message { .. }))
+            matches!(app.shell.dialogs.current, Some(Dialog::Message { .. }))
         })
         .await;
-    let Some(Dialog::Message { title, lines }) = &console.app.dialog else {
+    let Some(Dialog::Message { title, lines }) = &console.app.shell.dialogs.current else {
         unreachable!()
     };
-    assert!(title.contains("failed"), "{title}");
+    assert!(title.contains("refused"), "{title}");
     let text = lines.join("\n");
-    assert!(text.contains("Revoked 2 of 3 keys"), "{text}");
+    assert!(text.contains("revoked 2 of 3 keys"), "{text}");
     assert!(text.contains("1 hidden by the filter"), "{text}");
     assert!(
         text.contains("pay-alpha: ") && text.contains("REVOKE_REQUIRES_DISABLED"),
@@ -339,12 +334,12 @@ async fn bulk_revoke_reports_the_keys_the_server_refused() {
     assert_eq!(acme.server.status_of(TENANT, &beta).await, "revoked");
     assert_eq!(acme.server.status_of(TENANT, &gamma).await, "revoked");
     assert_eq!(
-        console.app.marked.iter().collect::<Vec<_>>(),
+        console.app.keys.marked.iter().collect::<Vec<_>>(),
         vec![&alpha],
         "only the refused key stays marked"
     );
     console.press(KeyCode::Enter);
-    assert!(console.app.dialog.is_none());
+    assert!(console.app.shell.dialogs.current.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,7 +353,7 @@ async fn deleting_a_key_removes_it_from_the_server() {
     console.press(KeyCode::Right);
     console.press(KeyCode::Enter);
     console
-        .pump_until("the key to disappear", |app| app.keys.is_empty())
+        .pump_until("the key to disappear", |app| app.keys.keys.is_empty())
         .await;
     assert_eq!(acme.server.key(TENANT, &id).await.0, 404);
     assert_eq!(acme.server.verify_code(&secret).await, "NOT_FOUND");
@@ -371,7 +366,7 @@ async fn y_copies_the_key_id_with_osc52() {
     acme.key("first").await;
     let (id, _) = acme.key("second").await;
     let mut console = acme.console(&acme.ana, false).await;
-    assert_eq!(console.app.clipboard.mode(), ClipboardMode::Osc52);
+    assert_eq!(console.app.shell.clipboard.mode(), ClipboardMode::Osc52);
 
     console.select("second");
     console.char('y');
@@ -389,8 +384,7 @@ async fn c_reveals_the_stored_secret_into_the_clipboard_and_audits_it() {
     console.char('c');
     console
         .pump_until("the copied secret", |app| {
-            app.status
-                .as_ref()
+            app.status()
                 .is_some_and(|s| s.text.contains("copied the secret"))
         })
         .await;
@@ -413,22 +407,28 @@ async fn a_viewer_sees_add_and_revoke_disabled_with_the_reason() {
     let (id, _) = acme.key("not-yours").await;
     let mut console = acme.console(&acme.vic, false).await;
 
-    let add = console.app.disabled_reason(Command::Add);
-    let revoke = console.app.disabled_reason(Command::Revoke);
+    let add = console.app.disabled_reason(Action::Add);
+    let revoke = console.app.disabled_reason(Action::Revoke);
     assert!(
         add.as_deref().is_some_and(|r| r.contains("developer role")),
         "{add:?}"
     );
     assert!(revoke.is_some(), "a viewer may not revoke");
-    assert_eq!(console.app.disabled_reason(Command::CopyId), None);
+    assert_eq!(console.app.disabled_reason(Action::CopyId), None);
 
     console.char('a');
-    assert!(console.app.dialog.is_none(), "no form for a viewer");
+    assert!(
+        console.app.shell.dialogs.current.is_none(),
+        "no form for a viewer"
+    );
     assert_eq!(status_level(&console), Some(Level::Error));
     assert_eq!(Some(console.status_text()), add);
 
     console.char('r');
-    assert!(console.app.dialog.is_none(), "no confirm for a viewer");
+    assert!(
+        console.app.shell.dialogs.current.is_none(),
+        "no confirm for a viewer"
+    );
     assert_eq!(Some(console.status_text()), revoke);
     assert!(!console.app.busy());
     assert_eq!(acme.server.status_of(TENANT, &id).await, "active");
@@ -458,7 +458,7 @@ async fn a_developer_may_revoke_their_own_key_but_not_anothers() {
     let mut console = acme.console(&acme.bo, false).await;
 
     console.select("anas-key");
-    let reason = console.app.disabled_reason(Command::Revoke);
+    let reason = console.app.disabled_reason(Action::Revoke);
     assert!(
         reason
             .as_deref()
@@ -466,17 +466,18 @@ async fn a_developer_may_revoke_their_own_key_but_not_anothers() {
         "{reason:?}"
     );
     console.char('r');
-    assert!(console.app.dialog.is_none());
+    assert!(console.app.shell.dialogs.current.is_none());
     assert_eq!(status_level(&console), Some(Level::Error));
 
     console.select("bos-key");
-    assert_eq!(console.app.disabled_reason(Command::Revoke), None);
+    assert_eq!(console.app.disabled_reason(Action::Revoke), None);
     console.char('r');
     console.press(KeyCode::Right);
     console.press(KeyCode::Enter);
     console
         .pump_until("bo's key to be revoked", |app| {
             app.keys
+                .keys
                 .iter()
                 .any(|k| k.name == "bos-key" && k.status == KeyStatus::Revoked)
         })
@@ -506,23 +507,28 @@ async fn tenant_command_switches_to_another_tenant() {
         ClipboardMode::Off,
     );
     console.start().await;
-    assert_eq!(console.app.tenant.as_deref(), Some(TENANT));
-    assert!(console.app.keys.iter().any(|k| k.name == "acme-key"));
+    assert_eq!(console.app.session().tenant.as_deref(), Some(TENANT));
+    assert!(console.app.keys.keys.iter().any(|k| k.name == "acme-key"));
 
     console.char(':');
     console.type_text("tenant globex");
     console.press(KeyCode::Enter);
     console
         .pump_until("globex's keys", |app| {
-            app.tenant.as_deref() == Some("globex")
-                && app.loading.is_none()
-                && app.keys.iter().any(|k| k.name == "globex-key")
+            app.session().tenant.as_deref() == Some("globex")
+                && app.keys.loading.is_none()
+                && app.keys.keys.iter().any(|k| k.name == "globex-key")
         })
         .await;
     console.settle().await;
-    assert!(console.app.keys.iter().all(|k| k.tenant == "globex"));
+    assert!(console.app.keys.keys.iter().all(|k| k.tenant == "globex"));
     assert_eq!(
-        console.app.settings.as_ref().map(|s| s.scopes.len()),
+        console
+            .app
+            .session()
+            .settings
+            .as_ref()
+            .map(|s| s.scopes.len()),
         Some(3)
     );
     assert!(console.screen(120, 40).contains("globex-key"));
@@ -531,7 +537,7 @@ async fn tenant_command_switches_to_another_tenant() {
     console.type_text("tenant nowhere");
     console.press(KeyCode::Enter);
     assert_eq!(status_level(&console), Some(Level::Error));
-    assert_eq!(console.app.tenant.as_deref(), Some("globex"));
+    assert_eq!(console.app.session().tenant.as_deref(), Some("globex"));
 }
 
 /// Display names hold spaces ("DataHub Nederland" in the demo), and
@@ -557,7 +563,7 @@ async fn tenant_command_accepts_a_display_name_with_spaces() {
     console.type_text("tenant Tenant globex");
     console.press(KeyCode::Enter);
     assert_eq!(
-        console.app.tenant.as_deref(),
+        console.app.session().tenant.as_deref(),
         Some("globex"),
         "status: {}",
         console.status_text()
@@ -592,7 +598,10 @@ async fn readonly_hides_every_mutating_action() {
 
     for c in ['a', 'e', 'D', 'R', 'd', 'r', 'X'] {
         console.char(c);
-        assert!(console.app.dialog.is_none(), "{c} opened a dialog");
+        assert!(
+            console.app.shell.dialogs.current.is_none(),
+            "{c} opened a dialog"
+        );
         assert!(!console.app.busy(), "{c} sent a request");
         assert_eq!(console.status_text(), "read-only session", "after {c}");
     }
@@ -612,11 +621,11 @@ async fn pasting_a_leaked_secret_into_the_filter_finds_its_key() {
     console.type_text(&secret);
     console.press(KeyCode::Enter);
     assert_eq!(
-        console.app.selected_key().map(|k| k.id.as_str()),
+        console.app.keys.selected_key().map(|k| k.id.as_str()),
         Some(id.as_str()),
         "the pasted secret does not land on its key"
     );
-    assert_eq!(console.app.index.visible().len(), 1);
+    assert_eq!(console.app.keys.index.visible().len(), 1);
 }
 
 /// SPEC §4 (Live): the list follows the server without the user asking.
@@ -631,7 +640,7 @@ async fn keys_created_elsewhere_appear_without_user_action() {
         .await;
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(25);
-    while !console.app.keys.iter().any(|k| k.id == id) {
+    while !console.app.keys.keys.iter().any(|k| k.id == id) {
         assert!(
             std::time::Instant::now() < deadline,
             "the new key never showed up"
@@ -677,9 +686,10 @@ async fn a_late_reply_for_the_previous_tenant_stays_out_of_the_new_one() {
     console.press(KeyCode::Enter);
     console.settle().await;
 
-    assert_eq!(console.app.tenant.as_deref(), Some("globex"));
+    assert_eq!(console.app.session().tenant.as_deref(), Some("globex"));
     let listed: Vec<(&str, &str)> = console
         .app
+        .keys
         .keys
         .iter()
         .map(|k| (k.tenant.as_str(), k.name.as_str()))

@@ -5,7 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod actions;
+mod habits;
 mod pty;
 mod reconnect;
 mod render;
+mod roles;
+mod selection;
 mod support;

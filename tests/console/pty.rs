@@ -213,6 +213,43 @@ fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).rposition(|w| w == needle)
 }
 
+/// `q`: the console exits 0 and leaves the alternate screen at the very end.
+async fn quit_restoring_the_screen(term: &mut Terminal) {
+    term.send("q");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = term.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "q did not quit:\n{}",
+            term.contents()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+    if let Some(reader) = term.reader.take() {
+        let deadline = Instant::now() + WAIT;
+        while !reader.is_finished() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    let raw = term.raw();
+    let entered = rfind(&raw, b"\x1b[?1049h").expect("the alternate screen was entered");
+    let left = rfind(&raw, b"\x1b[?1049l").expect("the alternate screen was left");
+    assert!(left > entered, "left before entering");
+    assert!(
+        raw.len() - left < 256,
+        "the alternate screen was not left at the end: {:?}",
+        String::from_utf8_lossy(&raw[left..])
+    );
+    assert!(
+        !term.screen.lock().unwrap().screen().alternate_screen(),
+        "still on the alternate screen"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_adds_copies_and_revokes_a_key_in_a_real_terminal() {
     let dir = tempfile::tempdir().unwrap();
@@ -252,9 +289,9 @@ async fn the_console_adds_copies_and_revokes_a_key_in_a_real_terminal() {
     term.send("a");
     term.wait_for_text("Add a key").await;
     term.send("e2e-key");
-    term.wait_for_text("e2e-key_").await;
-    // name → description → three scopes → expiry → Save
-    term.send("\t\t\t\t\t\t");
+    term.wait_for_text("e2e-key").await;
+    // name → description → scopes → expiry → Save
+    term.send("\t\t\t\t");
     term.wait_for_text("[ Save ]").await;
     term.send("\r");
     let screen = term.wait_for_text("shown once").await;
@@ -299,42 +336,171 @@ async fn the_console_adds_copies_and_revokes_a_key_in_a_real_terminal() {
         .unwrap();
     assert_eq!(verified["code"], "REVOKED", "{verified}");
 
-    term.send("q");
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = term.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "q did not quit:\n{}",
-            term.contents()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
-    assert!(status.success(), "exit status {status:?}");
-    if let Some(reader) = term.reader.take() {
-        let deadline = Instant::now() + WAIT;
-        while !reader.is_finished() && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-    let raw = term.raw();
-    let entered = rfind(&raw, b"\x1b[?1049h").expect("the alternate screen was entered");
-    let left = rfind(&raw, b"\x1b[?1049l").expect("the alternate screen was left");
-    assert!(left > entered, "left before entering");
-    assert!(
-        raw.len() - left < 256,
-        "the alternate screen was not left at the end: {:?}",
-        String::from_utf8_lossy(&raw[left..])
-    );
-    assert!(
-        !term.screen.lock().unwrap().screen().alternate_screen(),
-        "still on the alternate screen"
-    );
+    quit_restoring_the_screen(&mut term).await;
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         !logged.contains(&secret),
         "the console log holds the secret"
     );
+}
+
+/// POSTs `body` as the system administrator and expects `201 Created`.
+async fn create(http: &reqwest::Client, base: &str, path: &str, body: Value) -> Value {
+    let response = http
+        .post(format!("{base}{path}"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201, "POST {path}");
+    response.json().await.unwrap()
+}
+
+/// GETs `path` as the system administrator.
+async fn read(http: &reqwest::Client, base: &str, path: &str) -> Value {
+    let response = http
+        .get(format!("{base}{path}"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200, "GET {path}");
+    response.json().await.unwrap()
+}
+
+/// Whether some line of the screen holds `phrase`, any run of blanks on
+/// the screen read as one space.
+fn line_with(screen: &str, phrase: &str) -> bool {
+    screen.lines().any(|line| {
+        line.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains(phrase)
+    })
+}
+
+/// Seed 001 from the keyboard: a system admin opens a tenant whose keys are
+/// off, switches them on in Settings, adds a key, and grants a viewer the
+/// developer role; the server holds each change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_system_admin_switches_keys_on_in_a_dormant_tenant_and_grants_a_developer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_server(dir.path()).await;
+    let http = reqwest::Client::new();
+    for (id, on) in [("ptyco", true), ("dormant", false)] {
+        let body = json!({ "id": id, "name": format!("{id} inc"), "settings": { "api_keys_enabled": on } });
+        create(&http, &base, "/v1/tenants", body).await;
+    }
+    let dora = json!({ "name": "dora", "email": "dora@example.com", "roles": ["viewer"], "licensed": false });
+    let dora = create(&http, &base, "/v1/tenants/dormant/users", dora).await;
+    let dora_id = dora["user"]["id"].as_str().unwrap().to_owned();
+
+    let log = dir.path().join("console.log");
+    let mut term = Terminal::spawn(&[
+        "--server",
+        &base,
+        "--token",
+        ADMIN_TOKEN,
+        "--tenant",
+        "ptyco",
+        "--clipboard",
+        "osc52",
+        "--log-file",
+        log.to_str().unwrap(),
+    ]);
+    term.wait_for("ptyco, loaded", |s| {
+        s.contains("ptyco") && s.contains("● live") && s.contains("no keys yet")
+    })
+    .await;
+
+    // T, type to filter, Enter: the dormant tenant, its keys off.
+    term.send("T");
+    term.wait_for_text("keys off").await;
+    term.send("dorm");
+    term.wait_for("the picker filtered", |s| {
+        s.contains("/ dorm") && !s.contains("ptyco inc")
+    })
+    .await;
+    term.send("\r");
+    term.wait_for("the dormant tenant", |s| {
+        s.lines()
+            .next()
+            .is_some_and(|header| header.contains("dormant"))
+            && s.contains("API keys are switched off for this tenant")
+    })
+    .await;
+
+    // 3, e, Space on "API keys on", ctrl-s.
+    term.send("3");
+    term.wait_for("the settings", |s| line_with(s, "API keys off"))
+        .await;
+    term.send("e");
+    term.wait_for("the settings form", |s| {
+        s.contains("Settings of") && line_with(s, "API keys on [ ] no")
+    })
+    .await;
+    term.send(" ");
+    term.wait_for("the toggle", |s| line_with(s, "API keys on [x] yes"))
+        .await;
+    term.send("\x13");
+    term.wait_for("the settings saved", |s| {
+        !s.contains("Settings of") && line_with(s, "API keys on")
+    })
+    .await;
+    let settings = read(&http, &base, "/v1/tenants/dormant/settings").await;
+    assert_eq!(settings["api_keys_enabled"], true, "{settings}");
+
+    // 1, a, a name, ctrl-s: the secret once, then the key in the list.
+    term.send("1");
+    term.wait_for_text("no keys yet").await;
+    term.send("a");
+    term.wait_for_text("Add a key").await;
+    term.send("dorm-key");
+    term.wait_for_text("dorm-key").await;
+    term.send("\x13");
+    let screen = term.wait_for_text("Copy the secret now").await;
+    let id = token_after(&screen, "key_").expect("the key id on screen");
+    term.send("\x1b");
+    term.wait_for("the modal to close", |s| !s.contains("Copy the secret now"))
+        .await;
+    term.send("/dorm-key");
+    term.wait_for("the key, filtered", |s| {
+        s.contains("1 of 1 keys") && line_with(s, "dorm-key active")
+    })
+    .await;
+    term.send("\r");
+    let key = read(&http, &base, &format!("/v1/tenants/dormant/keys/{id}")).await;
+    assert_eq!(key["name"], "dorm-key", "{key}");
+    assert_eq!(key["status"], "active", "{key}");
+
+    // 4, /dora, e, ↓ to developer, Space, ctrl-s.
+    term.send("4");
+    term.wait_for("the users", |s| line_with(s, "viewer —"))
+        .await;
+    term.send("/dora\r");
+    term.send("e");
+    term.wait_for_text("Edit dora").await;
+    term.send("\x1b[B");
+    term.send(" ");
+    term.wait_for_text("[x] developer").await;
+    term.send("\x13");
+    term.wait_for("dora, a developer", |s| {
+        !s.contains("Edit dora") && line_with(s, "viewer, developer")
+    })
+    .await;
+    let users = read(&http, &base, "/v1/tenants/dormant/users").await;
+    let dora = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == dora_id.as_str())
+        .expect("dora on the server");
+    assert_eq!(dora["roles"], json!(["viewer", "developer"]), "{dora}");
+    assert_eq!(
+        dora["licensed"], false,
+        "the form kept the license as it was: {dora}"
+    );
+
+    quit_restoring_the_screen(&mut term).await;
 }

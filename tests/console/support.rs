@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use keydesk::console::app::{App, Msg, Net};
+use keydesk::console::app::App;
 use keydesk::console::clipboard::{Clipboard, ClipboardMode};
+use keydesk::console::dialog::Dialog;
+use keydesk::console::net::{Msg, Net, Reply};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use serde_json::{Value, json};
@@ -90,13 +92,16 @@ impl Console {
         clipboard: ClipboardMode,
     ) -> Self {
         let (tx, rx) = unbounded_channel();
-        let client = keydesk::client::Client::new(server, token).unwrap();
+        let client = keydesk::client::Client::new(server, token)
+            .unwrap()
+            .readonly(readonly);
         let sink = Sink::default();
         let app = App::new(
             Net::new(client, tx),
             Clipboard::new(clipboard, Duration::from_secs(30), Box::new(sink.clone())),
             tenant.map(str::to_owned),
             readonly,
+            "KEYDESK_TOKEN",
         );
         Self {
             app,
@@ -126,7 +131,7 @@ impl Console {
             assert!(
                 Instant::now() < deadline,
                 "timed out waiting for {what}; status {:?}",
-                self.app.status
+                self.app.status()
             );
             if let Ok(Some(msg)) =
                 tokio::time::timeout(Duration::from_millis(50), self.rx.recv()).await
@@ -149,7 +154,7 @@ impl Console {
             assert!(
                 Instant::now() < deadline,
                 "requests still in flight after {PATIENCE:?}; status {:?}",
-                self.app.status
+                self.app.status()
             );
             if let Ok(Some(msg)) =
                 tokio::time::timeout(Duration::from_millis(50), self.rx.recv()).await
@@ -174,7 +179,9 @@ impl Console {
     pub async fn start(&mut self) {
         self.app.start();
         self.pump_until("the session to load", |app| {
-            app.me.is_some() && app.settings.is_some() && app.loading.is_none()
+            app.session().me.is_some()
+                && app.session().settings.is_some()
+                && app.keys.loading.is_none()
         })
         .await;
         self.settle().await;
@@ -200,6 +207,7 @@ impl Console {
     pub fn key_named(&self, name: &str) -> &keydesk::api::Key {
         self.app
             .keys
+            .keys
             .iter()
             .find(|k| k.name == name)
             .unwrap_or_else(|| panic!("no key {name:?} in the console"))
@@ -209,8 +217,8 @@ impl Console {
     #[track_caller]
     pub fn select(&mut self, name: &str) {
         self.press(KeyCode::Char('g'));
-        for _ in 0..self.app.keys.len() {
-            if self.app.selected_key().is_some_and(|k| k.name == name) {
+        for _ in 0..self.app.keys.keys.len() {
+            if self.app.keys.selected_key().is_some_and(|k| k.name == name) {
                 return;
             }
             self.press(KeyCode::Char('j'));
@@ -218,13 +226,57 @@ impl Console {
         panic!("{name:?} is not in the visible list");
     }
 
+    /// The key under the cursor.
+    pub fn selected_key(&self) -> Option<&keydesk::api::Key> {
+        self.app.keys.selected_key()
+    }
+
+    /// The current view's filter as typed.
+    pub fn filter_text(&self) -> String {
+        self.app.filter().to_owned()
+    }
+
+    pub fn ctrl(&mut self, c: char) {
+        self.app
+            .on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+    }
+
+    /// Saves the open form (Ctrl-S).
+    pub fn save_form(&mut self) {
+        self.ctrl('s');
+    }
+
+    /// The open dialog, if any.
+    pub fn dialog(&self) -> Option<&Dialog> {
+        self.app.shell.dialogs.current.as_ref()
+    }
+
+    /// The open form's focused field id ("save" and "cancel" for the buttons).
+    #[track_caller]
+    pub fn form_focus(&self) -> &'static str {
+        match self.dialog() {
+            Some(Dialog::Form(form)) => form.focused(),
+            _ => panic!("no form is open"),
+        }
+    }
+
+    /// A reply for the tenant on screen, as the network would deliver it.
+    pub fn deliver(&mut self, reply: Reply) {
+        let epoch = self.app.session().epoch;
+        self.app.on_msg(Msg::Tenant { epoch, reply });
+    }
+
     pub fn status_text(&self) -> String {
         self.app
-            .status
-            .as_ref()
+            .status()
             .map(|s| s.text.clone())
             .unwrap_or_default()
     }
+}
+
+/// True while a show-once secret is on screen.
+pub fn secret_shown(app: &App) -> bool {
+    matches!(app.shell.dialogs.current, Some(Dialog::Secret(_)))
 }
 
 /// Every row of the buffer as a line of text.
@@ -359,6 +411,10 @@ impl Server {
             .call(reqwest::Method::POST, path, token, Some(body))
             .await;
         Self::expect_ok(status, reply, path)
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call(reqwest::Method::DELETE, path, token, None).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {

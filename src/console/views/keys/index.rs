@@ -5,6 +5,11 @@
 //! Each key gets a lowercase "haystack" of name, id, owner and start once,
 //! when it arrives, so a filter keystroke is one substring scan per key. A
 //! filter that extends the previous one only narrows the current result.
+//!
+//! The filter is words, all of which must match: plain text (in name, ID,
+//! owner or start), `field:value` for one field (`status:active`,
+//! `owner:bo`, `name:`, `id:`, `start:`), and `-` before either to exclude
+//! (`-status:revoked`).
 
 use std::cmp::{Ordering, Reverse};
 
@@ -24,16 +29,19 @@ pub enum SortColumn {
     Created,
     LastUsed,
     Expires,
+    /// Highest 24 h error rate first; keys without traffic last.
+    ErrorRate,
 }
 
 impl SortColumn {
-    pub const ALL: [SortColumn; 6] = [
+    pub const ALL: [SortColumn; 7] = [
         SortColumn::Status,
         SortColumn::Name,
         SortColumn::Owner,
         SortColumn::Created,
         SortColumn::LastUsed,
         SortColumn::Expires,
+        SortColumn::ErrorRate,
     ];
 
     #[must_use]
@@ -51,7 +59,14 @@ impl SortColumn {
             SortColumn::Created => "created",
             SortColumn::LastUsed => "last used",
             SortColumn::Expires => "expires",
+            SortColumn::ErrorRate => "error rate",
         }
+    }
+
+    /// The column a label names (`s` offers the labels).
+    #[must_use]
+    pub fn from_label(label: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.label() == label)
     }
 }
 
@@ -79,6 +94,8 @@ enum SortKey<'a> {
     Newest(Reverse<Option<DateTime<Utc>>>, Reverse<&'a str>),
     /// Soonest first; keys that never expire last.
     Expires(bool, Option<DateTime<Utc>>, &'a str),
+    /// Highest rate first (in millionths); no traffic last.
+    Rate(bool, Reverse<u64>, &'a str),
 }
 
 /// The natural order of a column: newest or most recent first for times,
@@ -96,6 +113,12 @@ fn sort_key<'a>(column: SortColumn, key: &'a Key, haystack: &'a str) -> SortKey<
         SortColumn::Created => SortKey::Newest(Reverse(Some(key.created_at)), Reverse(id)),
         SortColumn::LastUsed => SortKey::Newest(Reverse(key.last_used_at), Reverse(id)),
         SortColumn::Expires => SortKey::Expires(key.expires_at.is_none(), key.expires_at, id),
+        SortColumn::ErrorRate => {
+            let rate = key.usage_24h.error_rate();
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let millionths = rate.map_or(0, |r| (r * 1_000_000.0) as u64);
+            SortKey::Rate(rate.is_none(), Reverse(millionths), id)
+        }
     }
 }
 
@@ -109,6 +132,63 @@ pub fn haystack(key: &Key) -> String {
     .to_lowercase()
 }
 
+/// The field a filter word is limited to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Any,
+    Name,
+    Id,
+    Owner,
+    Start,
+    Status,
+}
+
+/// One word of the filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Term {
+    exclude: bool,
+    field: Field,
+    needle: String,
+}
+
+impl Term {
+    fn parse(word: &str) -> Self {
+        let (exclude, rest) = match word.strip_prefix('-') {
+            Some(rest) if !rest.is_empty() => (true, rest),
+            _ => (false, word),
+        };
+        let (field, needle) = match rest.split_once(':') {
+            Some(("status", v)) => (Field::Status, v),
+            Some(("owner", v)) => (Field::Owner, v),
+            Some(("name", v)) => (Field::Name, v),
+            Some(("id", v)) => (Field::Id, v),
+            Some(("start", v)) => (Field::Start, v),
+            _ => (Field::Any, rest),
+        };
+        Self {
+            exclude,
+            field,
+            needle: needle.to_owned(),
+        }
+    }
+
+    fn matches(&self, key: &Key, haystack: &str) -> bool {
+        let found = match self.field {
+            Field::Any => haystack.contains(&self.needle),
+            Field::Name => part(haystack, 0).contains(&self.needle),
+            Field::Id => part(haystack, 1).contains(&self.needle),
+            Field::Owner => part(haystack, 2).contains(&self.needle),
+            Field::Start => part(haystack, 3).contains(&self.needle),
+            Field::Status => key.status.as_str().starts_with(&self.needle),
+        };
+        found != self.exclude
+    }
+}
+
+fn parse_filter(filter: &str) -> Vec<Term> {
+    filter.split_whitespace().map(Term::parse).collect()
+}
+
 #[derive(Debug, Default)]
 pub struct KeyIndex {
     /// Every loaded key, sorted.
@@ -116,6 +196,7 @@ pub struct KeyIndex {
     /// The sorted keys that match the filter: what the list shows.
     visible: Vec<u32>,
     filter: String,
+    terms: Vec<Term>,
     pub column: SortColumn,
     pub reversed: bool,
 }
@@ -156,7 +237,7 @@ impl KeyIndex {
             sorted.reverse();
         }
         self.sorted = sorted;
-        self.visible = self.matching(&self.sorted, haystacks);
+        self.visible = self.matching(&self.sorted, keys, haystacks);
     }
 
     /// Takes in keys appended from `first_new` on (a page arrived). Pages
@@ -179,30 +260,40 @@ impl KeyIndex {
             self.rebuild(keys, haystacks);
             return;
         }
-        let matching = self.matching(&fresh, haystacks);
+        let matching = self.matching(&fresh, keys, haystacks);
         self.sorted.extend(fresh);
         self.visible.extend(matching);
     }
 
-    /// Sets the filter; narrows the current result when the new filter extends the old one.
-    pub fn set_filter(&mut self, filter: &str, haystacks: &[String]) {
+    /// Sets the filter; narrows the current result when the new filter
+    /// extends the old one (and excludes nothing, which could widen it).
+    pub fn set_filter(&mut self, filter: &str, keys: &[Key], haystacks: &[String]) {
         let filter = filter.to_lowercase();
-        let narrowing = filter.starts_with(&self.filter) && !self.filter.is_empty();
+        let terms = parse_filter(&filter);
+        // Typing more plain text only narrows; a field word or an exclusion
+        // may widen as it is typed (`status` becomes `status:`), so it does not.
+        let plain = |f: &str| !f.contains(':') && !f.split_whitespace().any(|w| w.starts_with('-'));
+        let narrowing =
+            filter.starts_with(&self.filter) && !self.filter.is_empty() && plain(&filter);
         self.filter = filter;
+        self.terms = terms;
         self.visible = if narrowing {
-            self.matching(&self.visible, haystacks)
+            self.matching(&self.visible, keys, haystacks)
         } else {
-            self.matching(&self.sorted, haystacks)
+            self.matching(&self.sorted, keys, haystacks)
         };
     }
 
-    fn matching(&self, from: &[u32], haystacks: &[String]) -> Vec<u32> {
-        if self.filter.is_empty() {
+    fn matching(&self, from: &[u32], keys: &[Key], haystacks: &[String]) -> Vec<u32> {
+        if self.terms.is_empty() {
             return from.to_vec();
         }
         from.iter()
             .copied()
-            .filter(|&i| haystacks[i as usize].contains(&self.filter))
+            .filter(|&i| {
+                let (key, hay) = (&keys[i as usize], haystacks[i as usize].as_str());
+                self.terms.iter().all(|t| t.matches(key, hay))
+            })
             .collect()
     }
 
@@ -335,15 +426,75 @@ pub(crate) mod tests {
         let hay: Vec<_> = keys.iter().map(haystack).collect();
         let mut index = KeyIndex::default();
         index.rebuild(&keys, &hay);
-        index.set_filter("BIL", &hay);
+        index.set_filter("BIL", &keys, &hay);
         assert_eq!(index.visible().len(), 2);
-        index.set_filter("billing-s", &hay);
+        index.set_filter("billing-s", &keys, &hay);
         assert_eq!(names(&index, &keys), ["billing-sync"]);
-        index.set_filter("billing-", &hay);
+        index.set_filter("billing-", &keys, &hay);
         assert_eq!(index.visible().len(), 2);
-        index.set_filter("key_ci", &hay);
+        index.set_filter("key_ci", &keys, &hay);
         assert_eq!(names(&index, &keys), ["ci-deploy"]);
-        index.set_filter("ana", &hay);
+        index.set_filter("ana", &keys, &hay);
         assert_eq!(index.visible().len(), 3, "owner matches");
+    }
+
+    #[test]
+    fn field_words_and_exclusions_filter_as_written() {
+        let mut keys = vec![
+            key("billing-sync", KeyStatus::Active, 1),
+            key("billing-old", KeyStatus::Revoked, 2),
+            key("ci-deploy", KeyStatus::Disabled, 3),
+        ];
+        keys[2].owner.name = "bo".into();
+        let hay: Vec<_> = keys.iter().map(haystack).collect();
+        let mut index = KeyIndex::default();
+        index.rebuild(&keys, &hay);
+        index.set_filter("status:active", &keys, &hay);
+        assert_eq!(names(&index, &keys), ["billing-sync"]);
+        index.set_filter("-status:revoked", &keys, &hay);
+        assert_eq!(names(&index, &keys), ["billing-sync", "ci-deploy"]);
+        index.set_filter("-status:re", &keys, &hay);
+        index.set_filter("-status:rev", &keys, &hay);
+        assert_eq!(
+            index.visible().len(),
+            2,
+            "a longer exclusion does not narrow"
+        );
+        index.set_filter("owner:bo", &keys, &hay);
+        assert_eq!(names(&index, &keys), ["ci-deploy"]);
+        for typed in ["s", "st", "status", "status:", "status:d"] {
+            index.set_filter(typed, &keys, &hay);
+        }
+        assert_eq!(
+            names(&index, &keys),
+            ["ci-deploy"],
+            "typed letter by letter"
+        );
+        index.set_filter("bill -name:old", &keys, &hay);
+        assert_eq!(names(&index, &keys), ["billing-sync"]);
+    }
+
+    #[test]
+    fn error_rate_sorts_highest_first_and_quiet_keys_last() {
+        let mut keys = vec![
+            key("quiet", KeyStatus::Active, 1),
+            key("bad", KeyStatus::Active, 2),
+            key("fine", KeyStatus::Active, 3),
+        ];
+        keys[1].usage_24h = Usage24h {
+            valid: 1,
+            failed: 9,
+        };
+        keys[2].usage_24h = Usage24h {
+            valid: 99,
+            failed: 1,
+        };
+        let hay: Vec<_> = keys.iter().map(haystack).collect();
+        let mut index = KeyIndex {
+            column: SortColumn::ErrorRate,
+            ..KeyIndex::default()
+        };
+        index.rebuild(&keys, &hay);
+        assert_eq!(names(&index, &keys), ["bad", "fine", "quiet"]);
     }
 }

@@ -1,0 +1,107 @@
+//! The command line (`:`): `:tenant [NAME]`, `:help`, `:q`, with Tab
+//! completion of the command and of tenant names.
+
+use crate::api;
+
+const COMMANDS: [&str; 4] = ["tenant", "help", "quit", "q"];
+
+/// What a typed line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command<'a> {
+    Quit,
+    Help,
+    /// `:tenant NAME`, or the picker without a name.
+    Tenant(Option<&'a str>),
+    Nothing,
+    Unknown,
+}
+
+#[must_use]
+pub fn parse(line: &str) -> Command<'_> {
+    let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let rest = rest.trim();
+    match word {
+        "q" | "quit" if rest.is_empty() => Command::Quit,
+        "help" | "h" if rest.is_empty() => Command::Help,
+        "tenant" | "t" if rest.is_empty() => Command::Tenant(None),
+        "tenant" | "t" => Command::Tenant(Some(rest)),
+        "" => Command::Nothing,
+        _ => Command::Unknown,
+    }
+}
+
+/// Tab completion: the command word, then a tenant (by id or display
+/// name). Returns the completed line and, when several fit, what they are.
+#[must_use]
+pub fn complete(line: &str, tenants: &[api::TenantBody]) -> (String, Option<String>) {
+    let (word, rest) = match line.split_once(' ') {
+        Some((word, rest)) => (word, Some(rest)),
+        None => (line, None),
+    };
+    let Some(rest) = rest else {
+        let fits: Vec<&str> = COMMANDS
+            .iter()
+            .copied()
+            .filter(|c| c.starts_with(word))
+            .collect();
+        return complete_from(word, &fits, " ");
+    };
+    if !matches!(word, "tenant" | "t") {
+        return (line.to_owned(), None);
+    }
+    let needle = rest.trim_start().to_lowercase();
+    let tenants: Vec<&str> = tenants
+        .iter()
+        .filter(|t| t.id.starts_with(&needle) || t.name.to_lowercase().starts_with(&needle))
+        .map(|t| t.id.as_str())
+        .collect();
+    let (completed, note) = complete_from(&needle, &tenants, "");
+    (format!("{word} {completed}"), note)
+}
+
+/// Completes `typed` from `fits`: the one that fits (plus `after`), or the
+/// longest common prefix with a note listing them.
+fn complete_from(typed: &str, fits: &[&str], after: &str) -> (String, Option<String>) {
+    match fits {
+        [] => (typed.to_owned(), Some("nothing to complete".to_owned())),
+        [one] => (format!("{one}{after}"), None),
+        many => {
+            let first = many[0];
+            let common = (typed.len()..=first.len())
+                .rev()
+                .find(|&n| {
+                    first.is_char_boundary(n) && many.iter().all(|m| m.starts_with(&first[..n]))
+                })
+                .map_or(typed, |n| &first[..n]);
+            (
+                common.to_owned(),
+                Some(format!("could be: {}", many.join(", "))),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_commands() {
+        assert_eq!(parse("q"), Command::Quit);
+        assert_eq!(
+            parse("tenant  Tenant globex "),
+            Command::Tenant(Some("Tenant globex"))
+        );
+        assert_eq!(parse("t"), Command::Tenant(None));
+        assert_eq!(parse("help"), Command::Help);
+        assert_eq!(parse("quit now"), Command::Unknown);
+    }
+
+    #[test]
+    fn completes_the_longest_common_prefix_and_lists_the_rest() {
+        let (line, note) = complete_from("glo", &["globex-eu", "globex-us"], "");
+        assert_eq!(line, "globex-");
+        assert_eq!(note.as_deref(), Some("could be: globex-eu, globex-us"));
+        assert_eq!(complete_from("q", &["quit", "q"], " ").0, "q");
+    }
+}

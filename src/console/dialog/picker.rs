@@ -1,0 +1,158 @@
+//! A filterable list to choose one thing from: the tenant (`:tenant` with no
+//! name, or `T`), the sort column (`s`). Typing filters; ↑/↓ (or ctrl-p/n)
+//! move; Enter chooses; Esc closes.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::console::layout::{Theme, fit, modal};
+use crate::console::widgets::list_cursor::{ListCursor, Move};
+use crate::console::widgets::text_field::TextField;
+use crate::domain::text::strip_control as clean;
+
+/// What the chosen value means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PickerPurpose {
+    Tenant,
+    Sort,
+}
+
+/// The value of the picker's "create a tenant" entry.
+pub const CREATE_TENANT: &str = "\u{0}create";
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub value: String,
+    pub label: String,
+    pub detail: String,
+}
+
+pub struct Picker {
+    pub title: String,
+    pub purpose: PickerPurpose,
+    pub items: Vec<Item>,
+    pub filter: TextField,
+    visible: Vec<usize>,
+    pub cursor: ListCursor,
+}
+
+/// What a key did to the picker.
+pub enum Picked {
+    Open,
+    Closed,
+    Chosen(String),
+}
+
+impl Picker {
+    #[must_use]
+    pub fn new(
+        title: impl Into<String>,
+        purpose: PickerPurpose,
+        items: Vec<Item>,
+        current: Option<&str>,
+    ) -> Self {
+        let mut picker = Self {
+            title: title.into(),
+            purpose,
+            visible: (0..items.len()).collect(),
+            items,
+            filter: TextField::new("", 100),
+            cursor: ListCursor::default(),
+        };
+        picker.cursor.set_height(12, picker.visible.len());
+        if let Some(at) = current.and_then(|c| picker.items.iter().position(|i| i.value == c)) {
+            picker.cursor.follow(Some(at), picker.visible.len());
+        }
+        picker
+    }
+
+    fn refilter(&mut self) {
+        let needle = self.filter.text().to_lowercase();
+        self.visible = (0..self.items.len())
+            .filter(|&i| {
+                let item = &self.items[i];
+                item.value == CREATE_TENANT
+                    || item.label.to_lowercase().contains(&needle)
+                    || item.value.to_lowercase().contains(&needle)
+            })
+            .collect();
+        self.cursor.row = 0;
+        self.cursor.clamp(self.visible.len());
+    }
+
+    /// The values shown, in order (for tests and completion).
+    pub fn shown(&self) -> impl Iterator<Item = &Item> {
+        self.visible.iter().map(|&i| &self.items[i])
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> Picked {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let count = self.visible.len();
+        match key.code {
+            KeyCode::Esc => return Picked::Closed,
+            KeyCode::Enter => {
+                return match self.visible.get(self.cursor.row) {
+                    Some(&i) => Picked::Chosen(self.items[i].value.clone()),
+                    None => Picked::Open,
+                };
+            }
+            KeyCode::Up => self.cursor.apply(Move::Up, count),
+            KeyCode::Char('p') if ctrl => self.cursor.apply(Move::Up, count),
+            KeyCode::Down | KeyCode::Tab => self.cursor.apply(Move::Down, count),
+            KeyCode::Char('n') if ctrl => self.cursor.apply(Move::Down, count),
+            KeyCode::PageUp => self.cursor.apply(Move::PageUp, count),
+            KeyCode::PageDown => self.cursor.apply(Move::PageDown, count),
+            _ => {
+                if self.filter.handle(key) {
+                    self.refilter();
+                }
+            }
+        }
+        Picked::Open
+    }
+
+    pub fn paste(&mut self, text: &str) {
+        self.filter.insert(text);
+        self.refilter();
+    }
+
+    pub fn render(&self, theme: &Theme, frame: &mut Frame) {
+        let rows = self.visible.len().clamp(1, 12);
+        let height = u16::try_from(rows + 5).unwrap_or(17);
+        let inner = modal(frame, 60, height, &self.title);
+        let width = usize::from(inner.width);
+        let mut lines = vec![Line::from(
+            [
+                vec![Span::raw("/ ")],
+                self.filter.spans(true, width.saturating_sub(3)),
+            ]
+            .concat(),
+        )];
+        lines.push(Line::from(""));
+        if self.visible.is_empty() {
+            lines.push(Line::from(Span::styled("nothing matches", theme.dim())));
+        }
+        for row in self.cursor.window(self.visible.len()) {
+            let item = &self.items[self.visible[row]];
+            let text = if item.detail.is_empty() {
+                clean(&item.label)
+            } else {
+                format!("{}  {}", clean(&item.label), clean(&item.detail))
+            };
+            let text = fit(&format!(" {text}"), width);
+            let style = if row == self.cursor.row {
+                theme.selected()
+            } else {
+                ratatui::style::Style::new()
+            };
+            lines.push(Line::from(Span::styled(format!("{text:<width$}"), style)));
+        }
+        lines.push(Line::from(Span::styled(
+            "type to filter · ↑/↓ · Enter chooses · Esc",
+            theme.dim(),
+        )));
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+}

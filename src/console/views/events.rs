@@ -1,0 +1,167 @@
+//! The Events view: the tenant's audit log, newest first, scrollable and
+//! filterable; Enter shows one event with what it changed.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::widgets::{Block, Cell, Row};
+
+use crate::api;
+use crate::console::dialog::Dialog;
+use crate::console::keymap::Action;
+use crate::console::layout::{Theme, fit, stamp};
+use crate::console::net::Reply;
+use crate::console::shell::Shell;
+use crate::console::views::{ViewId, draw_list, tabs_title};
+use crate::console::widgets::list_cursor::{ListCursor, Move};
+use crate::domain::text::strip_control as clean;
+
+#[derive(Default)]
+pub struct EventsView {
+    pub events: Vec<api::EventBody>,
+    pub cursor: ListCursor,
+    pub filter: String,
+    /// The selected event's id: the identity the cursor follows.
+    selected: Option<i64>,
+}
+
+impl EventsView {
+    #[must_use]
+    pub fn visible(&self) -> Vec<usize> {
+        let needle = self.filter.to_lowercase();
+        (0..self.events.len())
+            .filter(|&i| {
+                let e = &self.events[i];
+                needle.is_empty()
+                    || e.action.to_lowercase().contains(&needle)
+                    || e.actor.name.to_lowercase().contains(&needle)
+                    || e.target_name.to_lowercase().contains(&needle)
+                    || e.target_id.to_lowercase().contains(&needle)
+                    || e.source.to_lowercase().contains(&needle)
+            })
+            .collect()
+    }
+
+    fn follow(&mut self) {
+        let visible = self.visible();
+        let position = self
+            .selected
+            .and_then(|id| visible.iter().position(|&i| self.events[i].id == id));
+        self.cursor.follow(position, visible.len());
+        self.selected = visible.get(self.cursor.row).map(|&i| self.events[i].id);
+    }
+
+    pub fn set_filter(&mut self, filter: &str) {
+        self.filter = filter.to_owned();
+        self.follow();
+    }
+
+    pub fn set_height(&mut self, rows: usize) {
+        self.cursor.set_height(rows, self.visible().len());
+    }
+
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
+    pub fn load(shell: &Shell) {
+        shell.request(|client, tenant| async move {
+            Reply::Events(client.events(&tenant, None, None).await)
+        });
+    }
+
+    pub fn on_reply(&mut self, reply: Reply, shell: &mut Shell) {
+        if let Reply::Events(result) = reply {
+            match result {
+                Ok(list) => {
+                    shell.reconnected();
+                    self.events = list.items;
+                    self.follow();
+                }
+                Err(err) => shell.failed("loading events", &err),
+            }
+        }
+    }
+
+    pub fn on_action(&mut self, action: Action, shell: &mut Shell) {
+        let count = self.visible().len();
+        let movement = match Move::from_action(action) {
+            Some(movement) => movement,
+            None if action == Action::Open => {
+                let visible = self.visible();
+                if let Some(event) = visible.get(self.cursor.row).map(|&i| &self.events[i]) {
+                    shell.dialogs.open(detail(event));
+                }
+                return;
+            }
+            None => return,
+        };
+        self.cursor.apply(movement, count);
+        let visible = self.visible();
+        self.selected = visible.get(self.cursor.row).map(|&i| self.events[i].id);
+    }
+
+    pub fn render(&self, theme: &Theme, frame: &mut Frame, area: Rect) {
+        let block = Block::bordered().title(tabs_title(ViewId::Events));
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let visible = self.visible();
+        let target_width = usize::from(inner.width.saturating_sub(14 + 20 + 12 + 15 + 5)).max(8);
+        let rows: Vec<Row> = self
+            .cursor
+            .window(visible.len())
+            .map(|row| {
+                let e = &self.events[visible[row]];
+                Row::new(vec![
+                    Cell::from(e.at.format("%m-%d %H:%M:%S").to_string()),
+                    Cell::from(fit(&clean(&e.action), 20)),
+                    Cell::from(fit(&clean(&e.actor.name), 12)),
+                    Cell::from(fit(&clean(&e.target_name), target_width)),
+                    Cell::from(fit(&clean(&e.source), 15)),
+                ])
+            })
+            .collect();
+        let empty = if self.filter.is_empty() {
+            "no events yet"
+        } else {
+            "no event matches the filter (Esc clears it)"
+        };
+        let widths = [14, 20, 12, 0, 15].map(|w| {
+            if w == 0 {
+                Constraint::Min(8)
+            } else {
+                Constraint::Length(w)
+            }
+        });
+        let header = Row::new(["TIME", "ACTION", "ACTOR", "TARGET", "SOURCE"]);
+        draw_list(
+            frame,
+            inner,
+            (header, widths.to_vec()),
+            rows,
+            (&self.cursor, visible.len()),
+            empty,
+            theme,
+        );
+    }
+}
+
+/// One event in full: who did what to which target, from where, what changed.
+fn detail(e: &api::EventBody) -> Dialog {
+    let mut lines = vec![
+        format!("time     {}", stamp(e.at)),
+        format!("actor    {}", e.actor.name),
+        format!("target   {} ({})", e.target_name, e.target_id),
+        format!("source   {}", e.source),
+    ];
+    if let Some(changes) = e.changes.as_object().filter(|c| !c.is_empty()) {
+        lines.push(String::new());
+        lines.push("changes".to_owned());
+        for (field, change) in changes {
+            lines.push(format!("  {field}: {change}"));
+        }
+    }
+    Dialog::Message {
+        title: e.action.clone(),
+        lines,
+    }
+}
