@@ -504,3 +504,35 @@ async fn a_system_admin_switches_keys_on_in_a_dormant_tenant_and_grants_a_develo
 
     quit_restoring_the_screen(&mut term).await;
 }
+
+/// A token the server refuses: the console says so on screen (not
+/// "connecting" forever), and quitting exits with a failure status and the
+/// reason, so a script or a shell prompt sees it went wrong.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_is_shown_and_the_console_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_server(dir.path()).await;
+    let log = dir.path().join("console.log");
+    let mut term = Terminal::spawn(&[
+        "--server",
+        &base,
+        "--token",
+        "kdm_wrong",
+        "--log-file",
+        log.to_str().unwrap(),
+    ]);
+    let screen = term
+        .wait_for_text("the server refused the token (from --token)")
+        .await;
+    assert!(screen.contains("token refused"), "{screen}");
+    term.send("q");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = term.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "q did not quit");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(!status.success(), "a console that cannot sign in exits 0");
+}

@@ -413,6 +413,11 @@ impl Server {
         Self::expect_ok(status, reply, path)
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::PATCH, path, token, Some(body))
+            .await
+    }
+
     pub async fn delete(&self, path: &str, token: &str) -> (u16, Value) {
         self.call(reqwest::Method::DELETE, path, token, None).await
     }

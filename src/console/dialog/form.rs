@@ -50,6 +50,25 @@ pub enum Kind {
     },
 }
 
+impl Kind {
+    /// Whether two fields hold the same value (cursor positions aside).
+    #[must_use]
+    pub fn same_value(&self, other: &Kind) -> bool {
+        match (self, other) {
+            (Kind::Text(a), Kind::Text(b))
+            | (Kind::Number { input: a, .. }, Kind::Number { input: b, .. }) => {
+                a.text().trim() == b.text().trim()
+            }
+            (Kind::Toggle(a), Kind::Toggle(b)) => a == b,
+            (Kind::Choice { options: a, at: i }, Kind::Choice { options: b, at: j }) => {
+                a.get(*i).map(|o| &o.0) == b.get(*j).map(|o| &o.0)
+            }
+            (Kind::Checklist { items: a, .. }, Kind::Checklist { items: b, .. }) => a == b,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Field {
     pub id: &'static str,

@@ -148,6 +148,9 @@ pub struct SettingsView {
     pub filter: String,
     /// The patch last sent, kept until its answer: a conflict shows it again.
     sent: Option<api::UpdateSettings>,
+    /// The settings the open form started from: a field still equal to them
+    /// is one the user did not touch.
+    base: Option<api::Settings>,
 }
 
 impl SettingsView {
@@ -211,10 +214,11 @@ impl SettingsView {
         self.cursor.apply(movement, count);
     }
 
-    fn open_form(&self, focus: Option<&str>, shell: &mut Shell) {
+    fn open_form(&mut self, focus: Option<&str>, shell: &mut Shell) {
         let Some(s) = shell.session.settings.clone() else {
             return;
         };
+        self.base = Some(s.clone());
         let mut form = Form::new(
             format!("Settings of {}", shell.session.tenant_name().unwrap_or("")),
             Purpose::Settings { version: s.version },
@@ -311,11 +315,22 @@ impl SettingsView {
                 shell.session.settings = Some(theirs.clone());
                 match shell.dialogs.form_mut() {
                     Some(form) if matches!(form.purpose, Purpose::Settings { .. }) => {
+                        // Rebase: fields the user did not touch take their
+                        // values; the user's edits stay, to be saved on top.
+                        if let Some(base) = &self.base {
+                            let (was, now) = (form_fields(base), form_fields(&theirs));
+                            for ((field, was), now) in form.fields.iter_mut().zip(was).zip(now) {
+                                if field.kind.same_value(&was.kind) {
+                                    field.kind = now.kind;
+                                }
+                            }
+                        }
+                        self.base = Some(theirs.clone());
                         form.purpose = Purpose::Settings {
                             version: theirs.version,
                         };
                         form.notes = notes;
-                        form.failed("another administrator changed the settings meanwhile: theirs are below; save again to apply yours");
+                        form.failed("another administrator changed the settings meanwhile: theirs are below, and in the fields you did not change; save again to apply yours");
                     }
                     _ => {
                         let mut lines = vec!["Another administrator changed the settings meanwhile; nothing of yours was saved.".to_owned(), String::new()];
@@ -541,7 +556,7 @@ fn patch_is_empty(p: &api::UpdateSettings) -> bool {
 fn conflict_notes(theirs: &api::Settings, ours: &api::UpdateSettings) -> Vec<String> {
     let theirs_rows = rows(theirs);
     let ours_json = serde_json::to_value(ours).unwrap_or_default();
-    let mut notes = vec!["their values now (yours stay in the form):".to_owned()];
+    let mut notes = vec!["their values now:".to_owned()];
     for row in &theirs_rows {
         let mark = if ours_json.get(row.id).is_some() {
             "you changed it · "
