@@ -66,6 +66,10 @@ pub struct Key {
     pub usage_24h: Usage24h,
     /// The ETag value, also sent in the `ETag` header.
     pub version: i64,
+    /// Why the server finds the key's last hour suspicious; `null` when it
+    /// does not. Judged within seconds of the usage it looks at.
+    #[serde(default)]
+    pub suspicious: Option<Suspicion>,
 }
 
 impl Key {
@@ -92,6 +96,7 @@ impl Key {
             previous_secret_valid_until: key.previous_secret_valid_until,
             usage_24h: usage,
             version: key.version,
+            suspicious: None,
         }
     }
 }
@@ -521,6 +526,41 @@ pub struct VerifyResponse {
     pub owner: Option<String>,
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Why the server flags a key as suspicious (SPEC §2 Usage): a spike far
+/// above the key's own baseline, or failures dominating its last hour. The
+/// thresholds are `keydesk serve`'s `--suspicious-*` options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Suspicion {
+    /// In words, with the numbers, e.g. "failures dominate: 18 of 25
+    /// verifications in the last hour failed (72%)".
+    pub reason: String,
+}
+
+/// `GET /v1/tenants/{t}/keys/{id}/usage`: a key's verifications over a
+/// window, in buckets of equal length.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UsageHistory {
+    /// `1h`, `24h` or `7d`.
+    pub window: String,
+    /// The length of every bucket: 60 (`1h`), 900 (`24h`) or 3600 (`7d`).
+    pub bucket_seconds: u32,
+    /// Every bucket of the window, oldest first, empty ones included (60,
+    /// 96 or 168 of them). Buckets are aligned to their length; the last
+    /// holds the present moment and is still filling.
+    pub buckets: Vec<UsageBucketBody>,
+}
+
+/// One bucket of a usage history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UsageBucketBody {
+    pub start: DateTime<Utc>,
+    /// Successful verifications.
+    pub valid: u64,
+    /// Failed verifications by code (`REVOKED`, `DISABLED`, `EXPIRED`,
+    /// `TENANT_DISABLED`, `INSUFFICIENT_SCOPE`); codes with none are left out.
+    pub failed: std::collections::BTreeMap<String, u64>,
 }
 
 /// `GET /healthz`.

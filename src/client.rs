@@ -15,6 +15,9 @@ use zeroize::Zeroizing;
 use crate::api::{self, Problem};
 use crate::domain::KeySort;
 
+mod sse;
+pub use sse::EventStream;
+
 /// Why a request failed. Its `Display` is a sentence a status line or the
 /// CLI prints as it is.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -89,6 +92,9 @@ pub struct KeyListQuery {
     pub limit: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// `Some(true)`: only the keys the server flags as suspicious.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspicious: Option<bool>,
 }
 
 /// A management API client for one server and token.
@@ -231,16 +237,7 @@ impl Client {
             };
             return serde_json::from_slice(body).map_err(|e| ClientError::Protocol(e.to_string()));
         }
-        Err(match serde_json::from_slice::<Problem>(&bytes) {
-            Ok(problem) => ClientError::Api(problem),
-            Err(_) => ClientError::Api(Problem {
-                kind: "about:blank".to_owned(),
-                title: status.canonical_reason().unwrap_or("Error").to_owned(),
-                status: status.as_u16(),
-                detail: format!("the server answered {status}"),
-                code: "HTTP_ERROR".to_owned(),
-            }),
-        })
+        Err(refusal(status, &bytes))
     }
 
     fn key_path(tenant: &str, id: &str) -> String {
@@ -445,6 +442,78 @@ impl Client {
                 .json(&body),
         )
         .await
+    }
+
+    /// Key `id`'s verifications over `window`, in buckets: successes, and failures by code.
+    pub async fn key_usage(
+        &self,
+        tenant: &str,
+        id: &str,
+        window: crate::domain::UsageWindow,
+    ) -> ClientResult<api::UsageHistory> {
+        let path = format!("{}/usage", Self::key_path(tenant, id));
+        self.send(
+            self.request(Method::GET, &path)
+                .query(&[("window", window.as_str())]),
+        )
+        .await
+    }
+
+    /// The tenant's audit events as they are committed, live. With
+    /// `last_event_id`, every later event is sent first (from the log), so
+    /// a stream resumed with the id of the last event received misses and
+    /// repeats nothing. Answers once the server has accepted the stream (a
+    /// refusal is the usual [`ClientError`]); the stream then ends as
+    /// [`EventStream`] says. It has no overall timeout, only one for
+    /// silence: [`STREAM_SILENCE`] without even a heartbeat breaks it.
+    pub async fn event_stream(
+        &self,
+        tenant: &str,
+        last_event_id: Option<i64>,
+    ) -> ClientResult<EventStream> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .read_timeout(STREAM_SILENCE)
+            .user_agent(concat!("keydesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let path = format!("/v1/tenants/{}/events/stream", encode(tenant));
+        let mut request = http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(self.token.as_str())
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.map_err(|e| self.no_answer(e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await.map_err(|e| self.no_answer(e))?;
+            return Err(refusal(status, &bytes));
+        }
+        let client = self.clone();
+        Ok(EventStream::new(
+            response,
+            Box::new(move |err| client.no_answer(err)),
+        ))
+    }
+}
+
+/// How long an event stream may stay silent before the client gives up on
+/// it: three of the server's 15-second heartbeats.
+pub const STREAM_SILENCE: Duration = Duration::from_secs(45);
+
+/// A refusal's answer as a [`ClientError`]: its problem, or one made up from the status.
+fn refusal(status: StatusCode, bytes: &[u8]) -> ClientError {
+    match serde_json::from_slice::<Problem>(bytes) {
+        Ok(problem) => ClientError::Api(problem),
+        Err(_) => ClientError::Api(Problem {
+            kind: "about:blank".to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: format!("the server answered {status}"),
+            code: "HTTP_ERROR".to_owned(),
+        }),
     }
 }
 

@@ -957,6 +957,7 @@ async fn seeded_server() -> anyhow::Result<Seeded> {
         pepper_file: None,
         pepper: Some(hex::encode(pepper)),
         bootstrap_token: Some(admin_token.expose().to_owned()),
+        activity: server::ActivityConfig::default(),
     };
     let prepared = server::prepare(&config).await?;
     let state = prepared.state.clone();

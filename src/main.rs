@@ -12,6 +12,7 @@ use std::time::Duration;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use keydesk::console::clipboard::ClipboardMode;
+use keydesk::domain::SuspicionRules;
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -119,6 +120,42 @@ struct ServeArgs {
     /// A file holding the pepper (at least 32 bytes), instead of the generated one.
     #[arg(long, env = "KEYDESK_PEPPER_FILE")]
     pepper_file: Option<PathBuf>,
+    #[command(flatten)]
+    activity: ActivityArgs,
+}
+
+/// When `serve` flags a key as suspicious, and how far an event stream may fall behind.
+#[derive(Args)]
+struct ActivityArgs {
+    /// Suspicious: a last hour with more than this many times the key's hourly mean over the 24 hours before…
+    #[arg(long, default_value_t = SuspicionRules::default().spike_factor, env = "KEYDESK_SUSPICIOUS_SPIKE_FACTOR")]
+    suspicious_spike_factor: f64,
+    /// …and at least this many verifications.
+    #[arg(long, default_value_t = SuspicionRules::default().spike_min_requests, env = "KEYDESK_SUSPICIOUS_SPIKE_MIN")]
+    suspicious_spike_min: u64,
+    /// Suspicious: more than this share (0–1) of the last hour's verifications failed…
+    #[arg(long, default_value_t = SuspicionRules::default().failure_share, env = "KEYDESK_SUSPICIOUS_FAILURE_SHARE")]
+    suspicious_failure_share: f64,
+    /// …out of at least this many.
+    #[arg(long, default_value_t = SuspicionRules::default().failure_min_requests, env = "KEYDESK_SUSPICIOUS_FAILURE_MIN")]
+    suspicious_failure_min: u64,
+    /// Events held for event streams that have not sent them yet; a stream further behind is closed, and its client resumes.
+    #[arg(long, default_value_t = keydesk::store::sqlite::EVENT_BUFFER, env = "KEYDESK_EVENT_STREAM_BUFFER")]
+    event_stream_buffer: usize,
+}
+
+impl ActivityArgs {
+    fn config(&self) -> keydesk::server::ActivityConfig {
+        keydesk::server::ActivityConfig {
+            suspicion: SuspicionRules {
+                spike_factor: self.suspicious_spike_factor,
+                spike_min_requests: self.suspicious_spike_min,
+                failure_share: self.suspicious_failure_share,
+                failure_min_requests: self.suspicious_failure_min,
+            },
+            event_stream_buffer: self.event_stream_buffer,
+        }
+    }
 }
 
 /// What `keydesk serve` reads from the environment alone (secrets have no flag: flags show up in `ps`).
@@ -243,6 +280,7 @@ fn main() -> ExitCode {
                 pepper_file: args.pepper_file,
                 pepper: std::env::var("KEYDESK_PEPPER").ok(),
                 bootstrap_token: std::env::var("KEYDESK_BOOTSTRAP_TOKEN").ok(),
+                activity: args.activity.config(),
             }))
         }
         Some(Command::Demo(args)) => {

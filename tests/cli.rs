@@ -28,6 +28,11 @@ const KEYDESK_VARIABLES: &[&str] = &[
     "KEYDESK_PEPPER",
     "KEYDESK_BOOTSTRAP_TOKEN",
     "KEYDESK_LOG",
+    "KEYDESK_SUSPICIOUS_SPIKE_FACTOR",
+    "KEYDESK_SUSPICIOUS_SPIKE_MIN",
+    "KEYDESK_SUSPICIOUS_FAILURE_SHARE",
+    "KEYDESK_SUSPICIOUS_FAILURE_MIN",
+    "KEYDESK_EVENT_STREAM_BUFFER",
     "NO_COLOR",
 ];
 
@@ -79,6 +84,13 @@ const SERVER: &[&str] = &[
     "KEYDESK_DATABASE",
     "KEYDESK_DATA_DIR",
     "KEYDESK_PEPPER_FILE",
+    "--suspicious-spike-factor",
+    "--suspicious-spike-min",
+    "--suspicious-failure-share",
+    "--suspicious-failure-min",
+    "--event-stream-buffer",
+    "KEYDESK_SUSPICIOUS_SPIKE_FACTOR",
+    "KEYDESK_EVENT_STREAM_BUFFER",
 ];
 
 fn assert_shows(text: &str, what: &[&str], context: &str) {
@@ -152,6 +164,24 @@ fn serve_refuses_console_options() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("unexpected argument"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn serve_refuses_thresholds_that_cannot_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    for (option, value, says) in [
+        ("--suspicious-failure-share", "1.5", "failure share"),
+        ("--suspicious-spike-factor", "0.5", "spike factor"),
+        ("--event-stream-buffer", "0", "event stream buffer"),
+    ] {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--data-dir", data];
+        args.extend([option, value]);
+        let output = keydesk(&args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
 

@@ -9,6 +9,7 @@ pub mod policy;
 pub mod secret;
 pub mod tenant;
 pub mod text;
+pub mod usage;
 pub mod user;
 
 pub use error::{Refusal, RefusalKind};
@@ -23,4 +24,5 @@ pub use tenant::{
     KeyCreators, KeyPrefix, Scope, SecretRetrieval, SettingsPatch, Tenant, TenantId, TenantSettings,
 };
 pub use text::{Description, DisplayName, Email, KeyName, PersonName};
+pub use usage::{KeyActivity, SuspicionRules, UsageWindow};
 pub use user::{Role, Roles, User, UserId};

@@ -47,6 +47,8 @@ pub struct KeyListParams {
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// `true`: only the keys the server flags as suspicious (`false` or absent: no filter).
+    suspicious: Option<bool>,
 }
 
 /// The cursor as sent over the wire: the sort it belongs to, and the position.
@@ -120,6 +122,7 @@ fn parse_list_params(params: KeyListParams) -> ApiResult<KeyQuery> {
         sort,
         limit,
         cursor,
+        only_ids: None,
     })
 }
 
@@ -144,6 +147,10 @@ pub(super) async fn key_bodies(state: &AppState, keys: &[ApiKey]) -> ApiResult<V
             };
             let mut body = api::Key::from_domain(key, usage, now);
             body.last_used_at = body.last_used_at.max(used);
+            body.suspicious = state
+                .usage
+                .suspicion(&key.id)
+                .map(|reason| api::Suspicion { reason });
             body
         })
         .collect())
@@ -188,7 +195,12 @@ pub async fn list_keys(
     ApiQuery(params): ApiQuery<KeyListParams>,
 ) -> ApiResult<Json<api::KeyList>> {
     let tenant = visible_tenant(&state, &caller, &tenant).await?;
-    let query = parse_list_params(params)?;
+    let suspicious = params.suspicious == Some(true);
+    let mut query = parse_list_params(params)?;
+    if suspicious {
+        let flagged = state.usage.suspicious_keys();
+        query.only_ids = Some(flagged.iter().map(|id| id.as_str().to_owned()).collect());
+    }
     let page = state
         .store
         .list_keys(&tenant.id, &query, super::now())

@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod error;
+pub mod event_stream;
 pub mod events;
 pub mod extract;
 pub mod keys;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<String>,
+    /// Ends the open event streams at shutdown.
+    pub streams: Arc<event_stream::Streams>,
 }
 
 impl AppState {
@@ -72,7 +75,15 @@ impl AppState {
             usage: Arc::new(UsageRecorder::default()),
             metrics: Arc::new(Metrics::default()),
             openapi: Arc::new(document),
+            streams: Arc::new(event_stream::Streams::default()),
         }
+    }
+
+    /// Flags keys as suspicious by `rules` instead of the defaults.
+    #[must_use]
+    pub fn with_suspicion(mut self, rules: crate::domain::SuspicionRules) -> Self {
+        self.usage = Arc::new(UsageRecorder::new(rules));
+        self
     }
 }
 
@@ -163,6 +174,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::duplicate_key))
         .routes(routes!(keys::reveal_key))
         .routes(routes!(events::list_events))
+        .routes(routes!(event_stream::event_stream))
+        .routes(routes!(usage::key_usage))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::update_user))
         .routes(routes!(users::rotate_token))
@@ -245,6 +258,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let flusher = tokio::spawn(Arc::clone(&state.usage).run(Arc::clone(&state.store)));
+    // Event streams never end by themselves; a graceful shutdown ends them.
+    let streams = Arc::clone(&state.streams);
+    let shutdown = async move {
+        shutdown.await;
+        streams.close_all();
+    };
     let served = axum::serve(
         listener,
         app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
@@ -289,6 +308,28 @@ pub struct ServeConfig {
     pub pepper: Option<String>,
     /// `KEYDESK_BOOTSTRAP_TOKEN`.
     pub bootstrap_token: Option<String>,
+    /// Suspicion thresholds and the event stream's buffer.
+    pub activity: ActivityConfig,
+}
+
+/// How `keydesk serve` judges usage and feeds live consoles (the
+/// `--suspicious-*` and `--event-stream-buffer` options; defaults in README).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ActivityConfig {
+    /// When a key is flagged suspicious.
+    pub suspicion: crate::domain::SuspicionRules,
+    /// How many committed events are held for event streams that have not
+    /// sent them yet; a stream further behind is closed (its client resumes).
+    pub event_stream_buffer: usize,
+}
+
+impl Default for ActivityConfig {
+    fn default() -> Self {
+        Self {
+            suspicion: crate::domain::SuspicionRules::default(),
+            event_stream_buffer: crate::store::sqlite::EVENT_BUFFER,
+        }
+    }
 }
 
 /// The user's data directory for keydesk.
@@ -426,6 +467,15 @@ pub struct Prepared {
 /// Opens the data directory, pepper and database, bootstraps the first
 /// administrator and binds the listener.
 pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
+    config
+        .activity
+        .suspicion
+        .validate()
+        .map_err(|e| anyhow::anyhow!("suspicion thresholds: {e}"))?;
+    anyhow::ensure!(
+        config.activity.event_stream_buffer >= 1,
+        "--event-stream-buffer: the event stream buffer must hold at least one event"
+    );
     let data_dir = match &config.data_dir {
         Some(dir) => dir.clone(),
         None => default_data_dir()?,
@@ -438,7 +488,8 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
     let pepper = load_pepper(config, &data_dir)?;
     let keyring = Keyring::from_pepper(&pepper).map_err(|e| anyhow::anyhow!("pepper: {e}"))?;
     let store = SqliteStore::open(&database)
-        .with_context(|| format!("cannot open the database {}", database.display()))?;
+        .with_context(|| format!("cannot open the database {}", database.display()))?
+        .with_event_buffer(config.activity.event_stream_buffer);
     let store: Arc<dyn Store> = Arc::new(store);
     let bootstrap_token =
         bootstrap(store.as_ref(), &keyring, config.bootstrap_token.as_deref()).await?;
@@ -446,7 +497,7 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     Ok(Prepared {
-        state: AppState::new(store, keyring),
+        state: AppState::new(store, keyring).with_suspicion(config.activity.suspicion),
         listener,
         bootstrap_token,
     })

@@ -63,6 +63,8 @@ pub struct KeyQuery {
     pub sort: KeySort,
     pub limit: u32,
     pub cursor: Option<KeyCursor>,
+    /// Only keys with these ids (`?suspicious=true`: the flagged keys); `None`: any.
+    pub only_ids: Option<Vec<String>>,
 }
 
 /// One page of keys.
@@ -162,6 +164,23 @@ pub struct UsageCounts {
     pub failed: u64,
 }
 
+/// Which usage rows a history reads: the minute rows (kept 48 hours) or the
+/// hour rows (kept 8 days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageResolution {
+    Minute,
+    Hour,
+}
+
+/// One stored usage row of a key's history: verifications with `outcome`
+/// in the minute or hour starting at unix minute `minute`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageRow {
+    pub minute: i64,
+    pub outcome: String,
+    pub count: u64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // --- users and authentication
@@ -242,4 +261,37 @@ pub trait Store: Send + Sync + 'static {
 
     // --- audit log
     async fn list_events(&self, tenant: &TenantId, query: &EventQuery) -> StoreResult<Vec<Event>>;
+
+    // --- usage history, suspicion and the live event stream
+    /// The usage rows of `key` from unix minute `since_minute` on, oldest first.
+    async fn usage_history(
+        &self,
+        key: &KeyId,
+        resolution: UsageResolution,
+        since_minute: i64,
+    ) -> StoreResult<Vec<UsageRow>>;
+    /// What the suspicion rules judge, for each of `keys` with any usage:
+    /// its counts from unix minute `last_hour_from` on, and its total over
+    /// the unix hours `baseline_hours`.
+    async fn usage_activity(
+        &self,
+        keys: &[KeyId],
+        last_hour_from: i64,
+        baseline_hours: std::ops::Range<i64>,
+    ) -> StoreResult<HashMap<KeyId, crate::domain::KeyActivity>>;
+    /// Deletes minute rows before unix minute `before_minute` and hour rows
+    /// before unix hour `before_hour`; returns how many rows went.
+    async fn prune_usage(&self, before_minute: i64, before_hour: i64) -> StoreResult<u64>;
+    /// Events of `tenant` with an id above `after`, oldest first, at most `limit`.
+    async fn events_after(
+        &self,
+        tenant: &TenantId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>>;
+    /// Every event committed from now on, of every tenant, in id order. The
+    /// channel is bounded: a receiver that falls further behind than its
+    /// buffer gets `RecvError::Lagged` and should be closed (its client
+    /// resumes from the database), so no reader ever holds a writer up.
+    fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<Event>>;
 }

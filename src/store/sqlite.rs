@@ -24,11 +24,15 @@ use crate::domain::{
     KeyStatus, Lifecycle, NewEvent, OwnerFacts, PersonName, Refusal, Roles, Scope, Tenant,
     TenantId, TenantSettings, User, UserId, UserRef,
 };
+// Usage history, suspicion and the live event feed.
+use super::{UsageResolution, UsageRow};
+use crate::domain::KeyActivity;
 
 /// Schema migrations, applied in order at start; each runs once.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_search.sql")),
+    (3, include_str!("migrations/0003_usage_history.sql")),
 ];
 
 /// Idle reader connections kept open.
@@ -38,6 +42,59 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    feed: EventFeed,
+}
+
+/// How many committed events the live feed holds for a subscriber that
+/// has not read them yet, unless [`SqliteStore::with_event_buffer`] says otherwise.
+pub const EVENT_BUFFER: usize = 1024;
+
+/// Hands committed events to live subscribers ([`Store::subscribe_events`]).
+/// Only [`SqliteStore::write`] publishes, right after its commit and while it
+/// still holds the one writer connection: so every event, whichever
+/// mutation wrote it, goes out once, only after it is durable, and in id
+/// order. Sending never waits: the channel is a bounded ring, and a
+/// subscriber that falls behind loses its place (`Lagged`), not the writer its time.
+#[derive(Clone)]
+struct EventFeed {
+    sender: tokio::sync::broadcast::Sender<Arc<Event>>,
+    /// The highest event id published; changed under the writer lock only.
+    published: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl EventFeed {
+    fn new(capacity: usize, published: i64) -> Self {
+        Self {
+            sender: tokio::sync::broadcast::channel(capacity.clamp(1, 1 << 20)).0,
+            published: Arc::new(std::sync::atomic::AtomicI64::new(published)),
+        }
+    }
+
+    /// Publishes what was committed since the last call. A failed read
+    /// leaves the mark where it was: the next write publishes those events.
+    fn publish_committed(&self, conn: &Connection) {
+        use std::sync::atomic::Ordering;
+        let after = self.published.load(Ordering::Acquire);
+        let sql = format!("{EVENT_SELECT} WHERE id > $1 ORDER BY id");
+        let events: rusqlite::Result<Vec<Event>> =
+            conn.prepare_cached(&sql).and_then(|mut statement| {
+                statement
+                    .query_map(params![after], event_from_row)?
+                    .collect()
+            });
+        match events {
+            Ok(events) => {
+                for event in events {
+                    self.published.store(event.id, Ordering::Release);
+                    // No subscriber is not an error.
+                    let _ = self.sender.send(Arc::new(event));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "reading committed events for the live stream failed; the next write retries");
+            }
+        }
+    }
 }
 
 fn backend(err: impl std::fmt::Display) -> StoreError {
@@ -100,11 +157,29 @@ impl SqliteStore {
         let mut writer = open_connection(path)
             .map_err(|e| backend(format!("cannot open {}: {e}", path.display())))?;
         migrate(&mut writer)?;
+        let published: i64 =
+            writer.query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |row| {
+                row.get(0)
+            })?;
         Ok(Self {
             path: path.to_owned(),
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
+            feed: EventFeed::new(EVENT_BUFFER, published),
         })
+    }
+
+    /// Holds up to `capacity` committed events for live subscribers (default
+    /// [`EVENT_BUFFER`]); one further behind is told it lagged. Call it
+    /// before anyone subscribes.
+    #[must_use]
+    pub fn with_event_buffer(mut self, capacity: usize) -> Self {
+        let published = self
+            .feed
+            .published
+            .load(std::sync::atomic::Ordering::Acquire);
+        self.feed = EventFeed::new(capacity, published);
+        self
     }
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer; commits if it succeeds.
@@ -114,11 +189,14 @@ impl SqliteStore {
         F: FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
     {
         let writer = Arc::clone(&self.writer);
+        let feed = self.feed.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = lock(&writer);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
+            // Still the only writer: the events just committed go out now, in order.
+            feed.publish_committed(&conn);
             Ok(out)
         })
         .await
@@ -358,6 +436,28 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<()> {
     Ok(())
 }
 
+const EVENT_SELECT: &str = "SELECT id, tenant_id, at, action, actor_id, actor_name, target_id, \
+     target_name, source, changes FROM events";
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    let tenant: Option<String> = row.get(1)?;
+    let action: String = row.get(3)?;
+    let changes: String = row.get(9)?;
+    Ok(Event {
+        id: row.get(0)?,
+        event: NewEvent {
+            at: time(row.get(2)?),
+            tenant_id: tenant.map(TenantId::from_trusted),
+            action: EventAction::parse(&action).unwrap_or(EventAction::KeyUpdated),
+            actor: user_ref(row.get(4)?, row.get(5)?),
+            target_id: row.get(6)?,
+            target_name: row.get(7)?,
+            source: row.get(8)?,
+            changes: serde_json::from_str(&changes).unwrap_or(serde_json::Value::Null),
+        },
+    })
+}
+
 const TENANT_SELECT: &str = "SELECT id, name, settings, settings_version, created_at FROM tenants";
 
 fn tenant_from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
@@ -557,6 +657,15 @@ fn push_filters(sql: &mut Sql, query: &KeyQuery) {
             .push(" OR u.name = ")
             .bind(owner.clone())
             .push(")");
+    }
+    if let Some(ids) = &query.only_ids {
+        if ids.is_empty() {
+            sql.push(" AND 1 = 0");
+        } else {
+            sql.push(" AND k.id IN (");
+            push_id_list(sql, ids);
+            sql.push(")");
+        }
     }
 }
 
@@ -768,7 +877,7 @@ fn list_keys_blocking(
     let limit = query.limit.clamp(1, 1000);
     let fetch = i64::from(limit) + 1;
 
-    let filtered = query.q.is_some() || query.owner.is_some();
+    let filtered = query.q.is_some() || query.owner.is_some() || query.only_ids.is_some();
     let count = || -> StoreResult<i64> {
         let mut count = Sql::new("SELECT COUNT(*) FROM keys k WHERE k.tenant_id = ");
         count.bind(tenant.to_owned());
@@ -1133,6 +1242,10 @@ impl Store for SqliteStore {
                 Some(_) => {}
                 None => {
                     tx.execute("DELETE FROM key_usage WHERE key_id = $1", params![id])?;
+                    tx.execute(
+                        "DELETE FROM key_usage_hourly WHERE key_id = $1",
+                        params![id],
+                    )?;
                     tx.execute("DELETE FROM keys WHERE id = $1", params![id])?;
                 }
             }
@@ -1206,6 +1319,21 @@ impl Store for SqliteStore {
                 for (key_id, minute, outcome, count) in &counts {
                     add.execute(params![key_id, minute, outcome, count])?;
                 }
+                // The same counts by hour: the 7-day history and the suspicion baseline.
+                let mut hourly: HashMap<(&str, i64, &str), i64> = HashMap::new();
+                for (key_id, minute, outcome, count) in &counts {
+                    *hourly
+                        .entry((key_id.as_str(), minute.div_euclid(60), *outcome))
+                        .or_insert(0) += count;
+                }
+                let mut add_hourly = tx.prepare_cached(
+                    "INSERT INTO key_usage_hourly (key_id, hour, outcome, count) \
+                     SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM keys WHERE id = $1) \
+                     ON CONFLICT (key_id, hour, outcome) DO UPDATE SET count = key_usage_hourly.count + excluded.count",
+                )?;
+                for ((key_id, hour, outcome), count) in &hourly {
+                    add_hourly.execute(params![key_id, hour, outcome, count])?;
+                }
                 let mut touch = tx.prepare_cached(
                     "UPDATE keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
                 )?;
@@ -1262,10 +1390,7 @@ impl Store for SqliteStore {
     async fn list_events(&self, tenant: &TenantId, query: &EventQuery) -> StoreResult<Vec<Event>> {
         let (tenant, query) = (tenant.as_str().to_owned(), query.clone());
         self.read(move |conn| {
-            let mut sql = Sql::new(
-                "SELECT id, tenant_id, at, action, actor_id, actor_name, target_id, target_name, source, changes \
-                 FROM events WHERE tenant_id = ",
-            );
+            let mut sql = Sql::new(&format!("{EVENT_SELECT} WHERE tenant_id = "));
             sql.bind(tenant);
             if let Some(key) = &query.key {
                 sql.push(" AND target_id = ").bind(key.clone());
@@ -1276,30 +1401,173 @@ impl Store for SqliteStore {
             if let Some(before) = query.before {
                 sql.push(" AND id < ").bind(before);
             }
-            sql.push(" ORDER BY id DESC LIMIT ").bind(i64::from(query.limit.clamp(1, 1000)));
+            sql.push(" ORDER BY id DESC LIMIT ")
+                .bind(i64::from(query.limit.clamp(1, 1000)));
             let mut statement = conn.prepare(&sql.text)?;
             let events = statement
-                .query_map(params_from_iter(sql.params.iter()), |row| {
-                    let tenant: Option<String> = row.get(1)?;
-                    let action: String = row.get(3)?;
-                    let changes: String = row.get(9)?;
-                    Ok(Event {
-                        id: row.get(0)?,
-                        event: NewEvent {
-                            at: time(row.get(2)?),
-                            tenant_id: tenant.map(TenantId::from_trusted),
-                            action: EventAction::parse(&action).unwrap_or(EventAction::KeyUpdated),
-                            actor: user_ref(row.get(4)?, row.get(5)?),
-                            target_id: row.get(6)?,
-                            target_name: row.get(7)?,
-                            source: row.get(8)?,
-                            changes: serde_json::from_str(&changes).unwrap_or(serde_json::Value::Null),
-                        },
-                    })
-                })?
+                .query_map(params_from_iter(sql.params.iter()), event_from_row)?
                 .collect::<Result<_, _>>()?;
             Ok(events)
         })
         .await
+    }
+
+    async fn usage_history(
+        &self,
+        key: &KeyId,
+        resolution: UsageResolution,
+        since_minute: i64,
+    ) -> StoreResult<Vec<UsageRow>> {
+        let key = key.as_str().to_owned();
+        let (sql, since, minutes_per_row) = match resolution {
+            UsageResolution::Minute => (
+                "SELECT minute, outcome, count FROM key_usage WHERE key_id = $1 AND minute >= $2 ORDER BY minute",
+                since_minute,
+                1,
+            ),
+            UsageResolution::Hour => (
+                "SELECT hour, outcome, count FROM key_usage_hourly WHERE key_id = $1 AND hour >= $2 ORDER BY hour",
+                since_minute.div_euclid(60),
+                60,
+            ),
+        };
+        self.read(move |conn| {
+            let rows = conn
+                .prepare_cached(sql)?
+                .query_map(params![key, since], |row| {
+                    let at: i64 = row.get(0)?;
+                    let count: i64 = row.get(2)?;
+                    Ok(UsageRow {
+                        minute: at * minutes_per_row,
+                        outcome: row.get(1)?,
+                        count: u64::try_from(count).unwrap_or(0),
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn usage_activity(
+        &self,
+        keys: &[KeyId],
+        last_hour_from: i64,
+        baseline_hours: std::ops::Range<i64>,
+    ) -> StoreResult<HashMap<KeyId, KeyActivity>> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<String> = keys.iter().map(|k| k.as_str().to_owned()).collect();
+        self.read(move |conn| {
+            let mut activity: HashMap<KeyId, KeyActivity> = HashMap::new();
+            // Each chunk walks the primary keys (key_id, minute|hour, …): a
+            // range per key, never the whole table.
+            for chunk in ids.chunks(500) {
+                let mut sql = Sql::new(
+                    "SELECT key_id, SUM(CASE WHEN outcome = 'VALID' THEN count ELSE 0 END), \
+                     SUM(CASE WHEN outcome <> 'VALID' THEN count ELSE 0 END) FROM key_usage \
+                     WHERE key_id IN (",
+                );
+                push_id_list(&mut sql, chunk);
+                sql.push(") AND minute >= ").bind(last_hour_from);
+                sql.push(" GROUP BY key_id");
+                let mut statement = conn.prepare_cached(&sql.text)?;
+                let mut rows = statement.query(params_from_iter(sql.params.iter()))?;
+                while let Some(row) = rows.next()? {
+                    let entry = activity
+                        .entry(KeyId::from_trusted(row.get(0)?))
+                        .or_default();
+                    entry.last_hour_valid = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+                    entry.last_hour_failed = u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
+                }
+                let mut sql =
+                    Sql::new("SELECT key_id, SUM(count) FROM key_usage_hourly WHERE key_id IN (");
+                push_id_list(&mut sql, chunk);
+                sql.push(") AND hour >= ")
+                    .bind(baseline_hours.start)
+                    .push(" AND hour < ")
+                    .bind(baseline_hours.end)
+                    .push(" GROUP BY key_id");
+                let mut statement = conn.prepare_cached(&sql.text)?;
+                let mut rows = statement.query(params_from_iter(sql.params.iter()))?;
+                while let Some(row) = rows.next()? {
+                    let entry = activity
+                        .entry(KeyId::from_trusted(row.get(0)?))
+                        .or_default();
+                    entry.baseline_24h = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+                }
+            }
+            Ok(activity)
+        })
+        .await
+    }
+
+    async fn prune_usage(&self, before_minute: i64, before_hour: i64) -> StoreResult<u64> {
+        // An hour of minute rows (a day of hour rows) per transaction, so
+        // a first prune of a large backlog never holds the writer for long.
+        let mut deleted = 0;
+        for (table, column, before, step) in [
+            ("key_usage", "minute", before_minute, 60),
+            ("key_usage_hourly", "hour", before_hour, 24),
+        ] {
+            loop {
+                let oldest: Option<i64> = self
+                    .read(move |conn| {
+                        Ok(conn.query_row(
+                            &format!("SELECT MIN({column}) FROM {table}"),
+                            [],
+                            |row| row.get(0),
+                        )?)
+                    })
+                    .await?;
+                let Some(oldest) = oldest.filter(|oldest| *oldest < before) else {
+                    break;
+                };
+                let upto = (oldest + step).min(before);
+                deleted += self
+                    .write(move |tx| {
+                        Ok(tx.execute(
+                            &format!("DELETE FROM {table} WHERE {column} < $1"),
+                            params![upto],
+                        )?)
+                    })
+                    .await?;
+            }
+        }
+        Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+    }
+
+    async fn events_after(
+        &self,
+        tenant: &TenantId,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        let tenant = tenant.as_str().to_owned();
+        self.read(move |conn| {
+            let sql =
+                format!("{EVENT_SELECT} WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+            let events = conn
+                .prepare_cached(&sql)?
+                .query_map(params![tenant, after, i64::from(limit)], event_from_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(events)
+        })
+        .await
+    }
+
+    fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<Arc<Event>> {
+        self.feed.sender.subscribe()
+    }
+}
+
+/// Appends `$n, $m, …` binding each id.
+fn push_id_list(sql: &mut Sql, ids: &[String]) {
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(id.clone());
     }
 }

@@ -35,18 +35,32 @@ pub struct TestApp {
 /// Starts the real server (keydesk::server::prepare + run) on a free port
 /// with a fresh database.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}, None).await
+}
+
+/// As [`spawn_app`], with `adjust` changing the configuration first (e.g.
+/// small suspicion thresholds), and on `listener` instead of a port of its own.
+pub async fn spawn_app_with(
+    adjust: impl FnOnce(&mut keydesk::server::ServeConfig),
+    listener: Option<tokio::net::TcpListener>,
+) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temporary directory");
-    let config = keydesk::server::ServeConfig {
+    let mut config = keydesk::server::ServeConfig {
         listen: "127.0.0.1:0".to_owned(),
         database: None,
         data_dir: Some(data_dir.path().to_owned()),
         pepper_file: None,
         pepper: Some(PEPPER.to_owned()),
         bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
+        activity: keydesk::server::ActivityConfig::default(),
     };
-    let prepared = keydesk::server::prepare(&config)
+    adjust(&mut config);
+    let mut prepared = keydesk::server::prepare(&config)
         .await
         .expect("the server prepares");
+    if let Some(listener) = listener {
+        prepared.listener = listener;
+    }
     assert!(
         prepared.bootstrap_token.is_none(),
         "a bootstrap token given by the environment is never generated (or printed)"
@@ -66,6 +80,58 @@ pub async fn spawn_app() -> TestApp {
         client: client(),
         data_dir: data_dir.path().to_owned(),
         _owned: Some((data_dir, shutdown)),
+    }
+}
+
+/// An in-process server on a data directory the test owns, to stop
+/// gracefully (which writes pending usage) and start again on the same data.
+pub struct OwnServer {
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl OwnServer {
+    pub async fn start(data_dir: &Path) -> Self {
+        let config = keydesk::server::ServeConfig {
+            listen: "127.0.0.1:0".to_owned(),
+            database: None,
+            data_dir: Some(data_dir.to_owned()),
+            pepper_file: None,
+            pepper: Some(PEPPER.to_owned()),
+            bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
+            activity: keydesk::server::ActivityConfig::default(),
+        };
+        let prepared = keydesk::server::prepare(&config)
+            .await
+            .expect("the server prepares");
+        let base = format!(
+            "http://{}",
+            prepared.listener.local_addr().expect("an address")
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(keydesk::server::run(
+            prepared.listener,
+            prepared.state,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            base,
+            stop,
+            running,
+        }
+    }
+
+    /// A graceful stop, as on SIGTERM; fails if it takes more than 10 s.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(10), self.running)
+            .await
+            .expect("a graceful stop within 10 s")
+            .expect("the server task")
+            .expect("the server");
     }
 }
 

@@ -15,6 +15,8 @@
 //! - `pagination`: cursors, sorts, filters and totals of the key list.
 //! - `events`: the audit log.
 //! - `client`: the typed client: read-only sessions, errors as sentences, sorts, users.
+//! - `usage`: usage history in buckets, through the flush; suspicious keys and their filter.
+//! - `stream`: the live event stream: delivery, resuming with Last-Event-ID, stalled readers.
 
 // clippy.toml allows unwrap/expect in #[test] functions only; the helpers
 // and fixtures here are test code too, where a panic is the failure report.
@@ -33,4 +35,6 @@ mod permissions;
 mod preconditions;
 mod secrets;
 mod settings;
+mod stream;
+mod usage;
 mod validation;

@@ -203,6 +203,7 @@ fn fixture_key(n: usize, spec: &Spec) -> Key {
             failed: spec.usage.1,
         },
         version: 1,
+        suspicious: None,
     }
 }
 

@@ -302,6 +302,7 @@ fn serve_config(listen: &str, data_dir: &Path) -> keydesk::server::ServeConfig {
         pepper_file: None,
         pepper: Some(PEPPER.to_owned()),
         bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
+        activity: keydesk::server::ActivityConfig::default(),
     }
 }
 

@@ -338,6 +338,7 @@ pub(crate) mod tests {
             previous_secret_valid_until: None,
             usage_24h: Usage24h::default(),
             version: 1,
+            suspicious: None,
         }
     }
 
