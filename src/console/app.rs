@@ -17,7 +17,7 @@ use super::dialog::picker::{CREATE_TENANT, Picked, PickerPurpose};
 use super::dialog::{Confirmed, Dialog, Dialogs};
 use super::keymap::{self, Action};
 use super::layout;
-use super::net::{Msg, Net, Reply};
+use super::net::{Msg, Net, Reply, Subscription};
 use super::session::{Connection, Session};
 use super::shell::{Level, Shell, Status};
 use super::views::ViewId;
@@ -49,6 +49,8 @@ pub struct App {
     pub users: UsersView,
     pub input: Input,
     pub ticks: u64,
+    /// The tenant's event stream, while one is followed.
+    stream: Option<Subscription>,
     /// False with NO_COLOR: selection and statuses then rely on reverse video and words.
     pub color: bool,
     pub quit: bool,
@@ -82,6 +84,7 @@ impl App {
             users: UsersView::default(),
             input: Input::None,
             ticks: 0,
+            stream: None,
             color: true,
             quit: false,
         };
@@ -188,6 +191,7 @@ impl App {
     }
 
     fn load_tenant(&mut self, tenant: String) {
+        self.stream = None;
         self.shell.session.switch(tenant);
         self.keys.clear();
         self.events.clear();
@@ -305,27 +309,74 @@ impl App {
                 Err(err) if err.code() == Some("FORBIDDEN") => self.shell.session.users.clear(),
                 Err(err) => self.shell.failed("loading users", &err),
             },
-            reply @ Reply::Events(_) => self.events.on_reply(reply, &mut self.shell),
+            Reply::Events(result) => {
+                let loaded = result.is_ok();
+                self.events.on_reply(Reply::Events(result), &mut self.shell);
+                // Follow the stream from the newest event listed: nothing in
+                // between is lost, nothing listed comes twice.
+                if loaded && self.stream.is_none() {
+                    if let Some(tenant) = &self.shell.session.tenant {
+                        let from = self.events.newest_id().unwrap_or(0);
+                        self.stream = Some(self.shell.net.subscribe(
+                            tenant,
+                            self.shell.session.epoch,
+                            Some(from),
+                        ));
+                    }
+                }
+            }
+            Reply::Event(event) => self.on_live_event(*event),
+            Reply::Stream { live, reason } => {
+                self.shell.session.stream_live = live;
+                if let (false, Some(reason)) = (live, reason) {
+                    tracing::info!("event stream down: {reason}");
+                }
+            }
+            Reply::KeyRefreshed { id, result } => self.keys.refreshed(&id, result, &mut self.shell),
             reply @ (Reply::SettingsSaved(_) | Reply::SettingsCurrent(_)) => {
                 self.settings.on_reply(reply, &mut self.shell);
                 self.after_change();
             }
             reply @ (Reply::UserSaved { .. } | Reply::UserCreated(_)) => {
                 self.users.on_reply(reply, &mut self.shell);
-                EventsView::load(&self.shell);
+                self.after_change();
             }
             reply => {
                 if self.keys.on_reply(reply, &mut self.shell) {
-                    EventsView::load(&self.shell);
+                    self.after_change();
                 }
             }
         }
     }
 
-    /// After a change that others may see: reload the events, and the keys
-    /// when a setting changed what keys show.
+    /// After a change that others may see: reload the events (unless the
+    /// stream brings them).
     fn after_change(&mut self) {
-        EventsView::load(&self.shell);
+        if !self.shell.session.stream_live {
+            EventsView::load(&self.shell);
+        }
+    }
+
+    /// An audit event as it was committed, from anyone: into the Events
+    /// view, and what it changed is read again (a key, the settings, the users).
+    fn on_live_event(&mut self, event: api::EventBody) {
+        let (action, target) = (event.action.clone(), event.target_id.clone());
+        self.events.push_live(event);
+        if action == "key.deleted" {
+            self.keys.gone(&target, &mut self.shell);
+        } else if action.starts_with("key.") && target.starts_with("key_") {
+            self.shell.request(move |client, tenant| async move {
+                let result = client.key(&tenant, &target).await;
+                Reply::KeyRefreshed { id: target, result }
+            });
+        } else if action.starts_with("settings.") {
+            self.shell.request(|client, tenant| async move {
+                Reply::Settings(client.settings(&tenant).await)
+            });
+        } else if action.starts_with("user.") {
+            self.shell
+                .request(|client, tenant| async move { Reply::Users(client.users(&tenant).await) });
+        }
     }
 
     /// A reply for a tenant that is no longer on screen: only its outcome is
@@ -405,7 +456,9 @@ impl App {
                 *retry_at = Instant::now() + *backoff * 2;
                 self.start();
             }
-            Connection::Live if session.tenant.is_some() && self.keys.reload_due() => {
+            Connection::Live
+                if session.tenant.is_some() && self.keys.reload_due(session.stream_live) =>
+            {
                 self.keys.load(&self.shell);
                 EventsView::load(&self.shell);
                 self.fetch_tenant_details();
@@ -521,6 +574,9 @@ impl App {
                         return;
                     }
                 }
+                if self.view == ViewId::Events && action == Action::Open && self.jump_to_key() {
+                    return;
+                }
                 match self.view {
                     ViewId::Keys => self.keys.on_action(action, &mut self.shell),
                     ViewId::Events => self.events.on_action(action, &mut self.shell),
@@ -529,6 +585,28 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Enter on an event about a key still listed: the Keys view, on that key.
+    fn jump_to_key(&mut self) -> bool {
+        let Some(id) = self
+            .events
+            .selected_event()
+            .filter(|e| e.action.starts_with("key."))
+            .map(|e| e.target_id.clone())
+        else {
+            return false;
+        };
+        if !self.keys.keys.iter().any(|k| k.id == id) {
+            return false;
+        }
+        if self.keys.visible_count() > 0 && !self.keys.filter.is_empty() {
+            self.view = ViewId::Keys;
+            self.apply_filter("");
+        }
+        self.view = ViewId::Keys;
+        self.keys.select_id(&id);
+        true
     }
 
     /// Esc: one step back — the view's own step (the detail, the marks),

@@ -69,7 +69,34 @@ pub enum Reply {
         result: ClientResult<api::UserBody>,
     },
     UserCreated(ClientResult<api::UserWithToken>),
+    /// An audit event from the tenant's live stream.
+    Event(Box<api::EventBody>),
+    /// The live stream connected (true) or dropped and is reconnecting.
+    Stream {
+        live: bool,
+        reason: Option<String>,
+    },
+    /// A key read again after an event named it (`Err` 404: it is gone).
+    KeyRefreshed {
+        id: String,
+        result: ClientResult<api::Key>,
+    },
 }
+
+/// A running subscription to the tenant's event stream; dropping it stops
+/// the stream (a tenant switch drops the old one).
+pub struct Subscription {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// How long to wait before reconnecting a dropped stream, at most.
+const STREAM_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Starts requests in the background and counts those in flight.
 #[derive(Clone)]
@@ -119,6 +146,64 @@ impl Net {
                 }
             }
         });
+    }
+
+    /// Follows `tenant`'s event stream from after `last_event_id`: each event
+    /// comes back as `Reply::Event`, each connect and drop as
+    /// `Reply::Stream`. A dropped stream reconnects by itself with the last
+    /// id it delivered, so nothing is lost or repeated. Not counted as a
+    /// request in flight (it never ends).
+    #[must_use]
+    pub fn subscribe(&self, tenant: &str, epoch: u64, last_event_id: Option<i64>) -> Subscription {
+        use futures::StreamExt as _;
+        let (client, tx, tenant) = (self.client.clone(), self.tx.clone(), tenant.to_owned());
+        let send = move |reply: Reply| tx.send(Msg::Tenant { epoch, reply }).is_ok();
+        let task = tokio::spawn(async move {
+            let mut last = last_event_id;
+            let mut backoff = std::time::Duration::from_millis(500);
+            loop {
+                match client.event_stream(&tenant, last).await {
+                    Ok(mut stream) => {
+                        backoff = std::time::Duration::from_millis(500);
+                        if !send(Reply::Stream {
+                            live: true,
+                            reason: None,
+                        }) {
+                            return;
+                        }
+                        let reason = loop {
+                            match stream.next().await {
+                                Some(Ok(event)) => {
+                                    last = Some(last.map_or(event.id, |l| l.max(event.id)));
+                                    if !send(Reply::Event(Box::new(event))) {
+                                        return;
+                                    }
+                                }
+                                Some(Err(err)) => break err.to_string(),
+                                None => break "the server closed the stream".to_owned(),
+                            }
+                        };
+                        if !send(Reply::Stream {
+                            live: false,
+                            reason: Some(reason),
+                        }) {
+                            return;
+                        }
+                    }
+                    Err(err) => {
+                        if !send(Reply::Stream {
+                            live: false,
+                            reason: Some(err.to_string()),
+                        }) {
+                            return;
+                        }
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(STREAM_BACKOFF_MAX);
+            }
+        });
+        Subscription { task }
     }
 
     #[must_use]

@@ -128,7 +128,8 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
     let connection = match &session.connection {
         Connection::Connecting => Span::styled("○ connecting", theme.fg(Color::Yellow)),
-        Connection::Live => Span::styled("● live", theme.success()),
+        Connection::Live if session.stream_live => Span::styled("● live", theme.success()),
+        Connection::Live => Span::styled("◐ polling", theme.fg(Color::Yellow)),
         Connection::Down { retry_at, .. } => {
             let secs = retry_at
                 .saturating_duration_since(std::time::Instant::now())

@@ -34,6 +34,9 @@ pub struct Session {
     /// The tenant's users (the Users view, the owners of a new key).
     pub users: Vec<api::UserBody>,
     pub connection: Connection,
+    /// The tenant's event stream is connected: changes arrive as they
+    /// happen, and the lists are not polled.
+    pub stream_live: bool,
     pub readonly: bool,
     /// Where the token came from, named when the server refuses it.
     pub token_source: String,
@@ -51,6 +54,7 @@ impl Session {
             settings: None,
             users: Vec::new(),
             connection: Connection::Connecting,
+            stream_live: false,
             readonly,
             token_source,
             requested_tenant: tenant,
@@ -64,6 +68,7 @@ impl Session {
         self.epoch += 1;
         self.settings = None;
         self.users.clear();
+        self.stream_live = false;
     }
 
     /// The caller as the domain sees them, to ask the permission matrix.

@@ -181,6 +181,7 @@ async fn editing_a_key_renames_it_on_the_server() {
     let (_, stored) = acme.server.key(TENANT, &id).await;
     assert_eq!(stored["name"], "new-name");
     assert_eq!(stored["scopes"], json!(["payments:read"]), "scopes kept");
+    console.settle().await;
     assert!(console.status_text().contains("saved new-name"));
 }
 
@@ -270,6 +271,7 @@ async fn revoking_one_key_needs_the_revoke_button_and_then_verification_fails() 
         .await;
     assert_eq!(acme.server.status_of(TENANT, &id).await, "revoked");
     assert_eq!(acme.server.verify_code(&secret).await, "REVOKED");
+    console.settle().await;
     assert!(console.status_text().contains("revoked leaked"));
 }
 
@@ -353,7 +355,12 @@ async fn deleting_a_key_removes_it_from_the_server() {
     console.press(KeyCode::Right);
     console.press(KeyCode::Enter);
     console
-        .pump_until("the key to disappear", |app| app.keys.keys.is_empty())
+        .pump_until("the key to disappear", |app| {
+            app.keys.keys.is_empty()
+                && app
+                    .status()
+                    .is_some_and(|s| s.text.contains("deleted doomed"))
+        })
         .await;
     assert_eq!(acme.server.key(TENANT, &id).await.0, 404);
     assert_eq!(acme.server.verify_code(&secret).await, "NOT_FOUND");

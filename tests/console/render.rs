@@ -313,6 +313,10 @@ fn console_with(keys: Vec<Key>) -> Console {
         items: events(),
         next_cursor: None,
     })));
+    console.deliver(Reply::Stream {
+        live: true,
+        reason: None,
+    });
     let generation = console.app.keys.loading.as_ref().unwrap().generation;
     let total = keys.len() as u64;
     console.deliver(Reply::Page {
@@ -800,6 +804,10 @@ async fn the_tenant_picker_lists_the_tenants_and_filters_them() {
             },
         });
         c.app.on_msg(Msg::Me(Ok(me)));
+        c.deliver(Reply::Stream {
+            live: true,
+            reason: None,
+        });
         c.char('T');
     })
     .await;

@@ -74,12 +74,45 @@ impl EventsView {
             match result {
                 Ok(list) => {
                     shell.reconnected();
-                    self.events = list.items;
+                    // Keep live events newer than the page (they may have
+                    // arrived while it loaded).
+                    let newest = list.items.first().map_or(0, |e| e.id);
+                    let mut events: Vec<api::EventBody> =
+                        self.events.drain(..).filter(|e| e.id > newest).collect();
+                    events.extend(list.items);
+                    self.events = events;
                     self.follow();
                 }
                 Err(err) => shell.failed("loading events", &err),
             }
         }
+    }
+
+    /// The event under the cursor.
+    #[must_use]
+    pub fn selected_event(&self) -> Option<&api::EventBody> {
+        let id = self.selected?;
+        self.events.iter().find(|e| e.id == id)
+    }
+
+    /// The newest event's id, to follow the stream from.
+    #[must_use]
+    pub fn newest_id(&self) -> Option<i64> {
+        self.events.iter().map(|e| e.id).max()
+    }
+
+    /// An event from the live stream: on top, unless already listed.
+    pub fn push_live(&mut self, event: api::EventBody) {
+        if self.events.iter().any(|e| e.id == event.id) {
+            return;
+        }
+        let at = self
+            .events
+            .iter()
+            .position(|e| e.id < event.id)
+            .unwrap_or(self.events.len());
+        self.events.insert(at, event);
+        self.follow();
     }
 
     pub fn on_action(&mut self, action: Action, shell: &mut Shell) {

@@ -302,10 +302,12 @@ impl KeysView {
         });
     }
 
-    /// Whether a background reload is due (small tenants follow the server).
+    /// Whether a background reload is due: small tenants are polled when
+    /// the event stream is not there to say what changed.
     #[must_use]
-    pub fn reload_due(&self) -> bool {
-        self.loading.is_none()
+    pub fn reload_due(&self, stream_live: bool) -> bool {
+        !stream_live
+            && self.loading.is_none()
             && self.keys.len() <= LIVE_RELOAD_MAX_KEYS
             && self
                 .last_reload
@@ -490,6 +492,40 @@ impl KeysView {
             )));
         }
         true
+    }
+
+    /// A key read again because the event stream named it: changed, or
+    /// gone (the cursor moves to a neighbour and says so).
+    pub fn refreshed(&mut self, id: &str, result: ClientResult<api::Key>, shell: &mut Shell) {
+        match result {
+            Ok(key) => {
+                let hay = haystack(&key);
+                match self.keys.iter().position(|k| k.id == key.id) {
+                    Some(i) => {
+                        self.keys[i] = key;
+                        self.haystacks[i] = hay;
+                    }
+                    None => {
+                        self.keys.push(key);
+                        self.haystacks.push(hay);
+                    }
+                }
+                self.reindex(shell);
+            }
+            Err(err) if err.code() == Some("NOT_FOUND") => self.gone(id, shell),
+            Err(err) => shell.failed("reading a changed key", &err),
+        }
+    }
+
+    /// A key deleted elsewhere.
+    pub fn gone(&mut self, id: &str, shell: &mut Shell) {
+        if !self.keys.iter().any(|k| k.id == id) {
+            return;
+        }
+        self.keys.retain(|k| k.id != id);
+        self.haystacks = self.keys.iter().map(haystack).collect();
+        self.marked.remove(id);
+        self.reindex(shell);
     }
 
     // ------------------------------------------------------------ actions
