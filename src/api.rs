@@ -62,7 +62,11 @@ pub struct Key {
     pub start: String,
     /// True when a tenant admin can reveal the secret again (`secret_retrieval = admins`).
     pub secret_retrievable: bool,
-    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+    /// While a rotation's grace lasts, when it ends: until then the previous
+    /// secret verifies too (SPEC's `previous_secret_valid_until`). `null` when
+    /// the key is not rotating; a revoked key never is.
+    #[serde(default)]
+    pub rotating_until: Option<DateTime<Utc>>,
     pub usage_24h: Usage24h,
     /// The ETag value, also sent in the `ETag` header.
     pub version: i64,
@@ -93,7 +97,7 @@ impl Key {
             revoked_by: key.revoked_by.clone(),
             start: key.start.clone(),
             secret_retrievable: key.encrypted_secret.is_some(),
-            previous_secret_valid_until: key.previous_secret_valid_until,
+            rotating_until: key.rotating_until(now),
             usage_24h: usage,
             version: key.version,
             suspicious: None,
@@ -561,6 +565,127 @@ pub struct UsageBucketBody {
     /// Failed verifications by code (`REVOKED`, `DISABLED`, `EXPIRED`,
     /// `TENANT_DISABLED`, `INSUFFICIENT_SCOPE`); codes with none are left out.
     pub failed: std::collections::BTreeMap<String, u64>,
+}
+
+/// `POST /v1/tenants/{t}/keys/{id}/regenerate`: how long the replaced
+/// secret keeps verifying. An absent or empty body is no grace.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegenerateKey {
+    /// 0 to 604800 (7 days). 0: the old secret stops at once; more: both
+    /// secrets verify until `rotating_until`.
+    pub grace_seconds: u32,
+}
+
+/// `POST /v1/keys/lookup`: which key is this (leaked) secret?
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LookupKey {
+    /// A key's secret, current or previous (in a rotation's grace).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for LookupKey {
+    /// Never the secret itself, so a stray `{:?}` cannot log it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LookupKey").finish_non_exhaustive()
+    }
+}
+
+/// `POST /v1/keys/lookup`'s answer: the key a secret belongs to, and its tenant.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LookupResult {
+    pub tenant: TenantBody,
+    pub key: Key,
+    /// `current`, or `previous`: the secret a rotation replaced, still in its grace.
+    pub matched: MatchedSecret,
+}
+
+/// Which of a key's secrets a looked-up secret is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchedSecret {
+    Current,
+    Previous,
+}
+
+/// The most keys one bulk revoke acts on, by ids or by filter.
+pub const BULK_REVOKE_MAX: usize = 1000;
+
+/// `POST /v1/tenants/{t}/keys/revoke`: exactly one of `ids` and `filter`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkRevoke {
+    /// 1 to 1000 key ids of the tenant (repeats count once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<String>>,
+    /// The keys matching every given field; at most 1000 may match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<BulkRevokeFilter>,
+    /// `true`: answer what would happen, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Which keys a bulk revoke acts on; absent fields do not filter.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct BulkRevokeFilter {
+    /// The owner's user id or name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The creator's user id or name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    /// Keys that hold this scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Case-insensitive substring of name, id, owner name or start, as the key list's `q`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// `active`, `disabled`, `expired` or `revoked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<KeyStatus>,
+}
+
+/// What a bulk revoke did, or would do, to each key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkOutcome {
+    Revoked,
+    /// A dry run's verdict: a revoke now would succeed.
+    WouldRevoke,
+    /// Not revoked; `code` and `detail` are what a single revoke of the key answers.
+    Refused,
+}
+
+/// One key's result in a bulk revoke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BulkRevokeItem {
+    pub id: String,
+    /// `null` for an id that names no key of the tenant.
+    pub name: Option<String>,
+    pub outcome: BulkOutcome,
+    /// The refusal's code (`KEY_REVOKED`, `REVOKE_REQUIRES_DISABLED`,
+    /// `FORBIDDEN`, `NOT_FOUND`); `null` unless refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The refusal in words; `null` unless refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// `POST /v1/tenants/{t}/keys/revoke`'s answer: one item per key, in the
+/// order of `ids` (or of the key list's default sort, for a filter).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BulkRevokeResult {
+    pub dry_run: bool,
+    pub results: Vec<BulkRevokeItem>,
+    /// Keys revoked (0 in a dry run).
+    pub revoked: u32,
+    /// Keys a revoke would succeed on (0 unless a dry run).
+    pub would_revoke: u32,
+    pub refused: u32,
 }
 
 /// `GET /healthz`.

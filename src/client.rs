@@ -95,6 +95,9 @@ pub struct KeyListQuery {
     /// `Some(true)`: only the keys the server flags as suspicious.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspicious: Option<bool>,
+    /// `Some(true)`: only the keys in a rotation's grace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotating: Option<bool>,
 }
 
 /// A management API client for one server and token.
@@ -118,15 +121,17 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// What a read-only session may still send: reads, and the two POSTs that
-/// change no key: a verification, and revealing a stored secret (which only
-/// records its audit event). Everything else is refused before it is sent.
+/// What a read-only session may still send: reads, and the POSTs that
+/// change no key: a verification, finding a key by its secret, and
+/// revealing a stored secret (the last two only record their audit event).
+/// Everything else is refused before it is sent.
 fn allowed_when_readonly(method: &Method, path: &str) -> bool {
     match *method {
         Method::GET | Method::HEAD | Method::OPTIONS => true,
         Method::POST => {
             let segments: Vec<&str> = path.split('/').collect();
             path == "/v1/verify"
+                || path == "/v1/keys/lookup"
                 || matches!(
                     segments.as_slice(),
                     ["", "v1", "tenants", _, "keys", _, "reveal"]
@@ -365,6 +370,49 @@ impl Client {
         self.key_action(tenant, id, "reveal").await
     }
 
+    /// Regenerates key `id` with a grace: the replaced secret keeps
+    /// verifying for `grace_seconds` (0 to 604800; 0 is [`Client::regenerate_key`]).
+    pub async fn rotate_key(
+        &self,
+        tenant: &str,
+        id: &str,
+        grace_seconds: u32,
+    ) -> ClientResult<api::KeyWithSecret> {
+        let path = format!("{}/regenerate", Self::key_path(tenant, id));
+        let body = api::RegenerateKey { grace_seconds };
+        self.send(self.request(Method::POST, &path).json(&body))
+            .await
+    }
+
+    /// Ends key `id`'s rotation now: its previous secret stops verifying.
+    pub async fn end_rotation(&self, tenant: &str, id: &str) -> ClientResult<api::Key> {
+        self.key_action(tenant, id, "end-rotation").await
+    }
+
+    /// The key a secret (current, or previous in a rotation's grace)
+    /// belongs to, and its tenant; a secret of no key the caller may look
+    /// up is a `NOT_FOUND` problem. Allowed in a read-only session: it
+    /// changes nothing but the audit log.
+    pub async fn lookup_key(&self, secret: &str) -> ClientResult<api::LookupResult> {
+        let body = api::LookupKey {
+            secret: secret.to_owned(),
+        };
+        self.send(self.request(Method::POST, "/v1/keys/lookup").json(&body))
+            .await
+    }
+
+    /// Revokes the keys `body` names (ids, or a filter), or previews it
+    /// (`dry_run`); one result per key.
+    pub async fn bulk_revoke(
+        &self,
+        tenant: &str,
+        body: &api::BulkRevoke,
+    ) -> ClientResult<api::BulkRevokeResult> {
+        let path = format!("/v1/tenants/{}/keys/revoke", encode(tenant));
+        self.send(self.request(Method::POST, &path).json(body))
+            .await
+    }
+
     pub async fn users(&self, tenant: &str) -> ClientResult<api::UserList> {
         let path = format!("/v1/tenants/{}/users", encode(tenant));
         self.send(self.request(Method::GET, &path)).await
@@ -546,13 +594,14 @@ mod tests {
     }
 
     #[test]
-    fn a_read_only_session_sends_reads_verifications_and_reveals_only() {
+    fn a_read_only_session_sends_reads_verifications_lookups_and_reveals_only() {
         let allowed = [
             (Method::GET, "/v1/tenants/acme/keys"),
             (Method::GET, "/v1/me"),
             (Method::HEAD, "/healthz"),
             (Method::POST, "/v1/verify"),
             (Method::POST, "/v1/tenants/acme/keys/key_1/reveal"),
+            (Method::POST, "/v1/keys/lookup"),
         ];
         for (method, path) in allowed {
             assert!(allowed_when_readonly(&method, path), "{method} {path}");
@@ -562,7 +611,9 @@ mod tests {
             (Method::POST, "/v1/tenants/acme/keys"),
             (Method::POST, "/v1/tenants/acme/keys/key_1/revoke"),
             (Method::POST, "/v1/tenants/acme/keys/key_1/regenerate"),
+            (Method::POST, "/v1/tenants/acme/keys/key_1/end-rotation"),
             (Method::POST, "/v1/tenants/acme/keys/revoke"),
+            (Method::POST, "/v1/keys/lookup/x"),
             (Method::POST, "/v1/tenants/acme/users/usr_1/token"),
             (Method::POST, "/v1/me/token"),
             (Method::PATCH, "/v1/tenants/acme/settings"),

@@ -38,10 +38,16 @@ pub enum EventAction {
     UserTokenRotated,
     #[serde(rename = "tenant.created")]
     TenantCreated,
+    /// A rotation's grace was ended early: the previous secret stopped verifying.
+    #[serde(rename = "key.rotation_ended")]
+    KeyRotationEnded,
+    /// Someone asked which key a secret belongs to (`POST /v1/keys/lookup`).
+    #[serde(rename = "key.looked_up")]
+    KeyLookedUp,
 }
 
 impl EventAction {
-    pub const ALL: [EventAction; 14] = [
+    pub const ALL: [EventAction; 16] = [
         EventAction::KeyCreated,
         EventAction::KeyUpdated,
         EventAction::KeyDisabled,
@@ -56,6 +62,8 @@ impl EventAction {
         EventAction::UserUpdated,
         EventAction::UserTokenRotated,
         EventAction::TenantCreated,
+        EventAction::KeyRotationEnded,
+        EventAction::KeyLookedUp,
     ];
 
     #[must_use]
@@ -75,6 +83,8 @@ impl EventAction {
             EventAction::UserUpdated => "user.updated",
             EventAction::UserTokenRotated => "user.token_rotated",
             EventAction::TenantCreated => "tenant.created",
+            EventAction::KeyRotationEnded => "key.rotation_ended",
+            EventAction::KeyLookedUp => "key.looked_up",
         }
     }
 

@@ -294,8 +294,10 @@ pub struct CreationFacts {
 /// what an edit changes is [`ApiKey::edit`]'s.
 ///
 /// Revoked is terminal: every action but `Delete` is refused. An expired key
-/// can still be edited, duplicated, revealed, revoked and deleted, but not
-/// disabled, enabled or regenerated, which would not make it verify again.
+/// can still be edited, duplicated, revealed, revoked and deleted (and its
+/// rotation ended), but not disabled, enabled or regenerated, which would
+/// not make it verify again. Whether a key is rotating at all is
+/// [`ApiKey::end_rotation`]'s question (`KEY_NOT_ROTATING`).
 /// With `revoke_requires_disabled` only an *active* key is refused revoke:
 /// an expired key cannot be disabled first, so it may be revoked as it is.
 pub fn check_key_action(
@@ -362,6 +364,29 @@ pub fn check_key_action(
 /// The furthest expiry any key may have (100 years): beyond it, dates stop
 /// meaning anything and arithmetic on them can overflow.
 const FURTHEST_EXPIRY_DAYS: i64 = 36_525;
+
+/// The longest grace a rotation may give the secret it replaces: 7 days.
+pub const MAX_GRACE_SECONDS: u32 = 604_800;
+
+/// A rotation's grace from `grace_seconds` (0 to [`MAX_GRACE_SECONDS`]; 0
+/// is no grace: the old secret stops at once).
+pub fn grace_period(seconds: u32) -> Result<Duration, Refusal> {
+    if seconds > MAX_GRACE_SECONDS {
+        return Err(Refusal::invalid(
+            "VALIDATION_FAILED",
+            format!("grace_seconds: at most {MAX_GRACE_SECONDS} (7 days)"),
+        ));
+    }
+    Ok(Duration::seconds(i64::from(seconds)))
+}
+
+/// Which of a key's secrets a presented one is ([`ApiKey::which_secret`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhichSecret {
+    Current,
+    /// The secret a rotation replaced, within its grace.
+    Previous,
+}
 
 /// The ETag of a resource at `version`: the one format the server sends
 /// and `If-Match` is compared against.
@@ -572,6 +597,48 @@ impl ApiKey {
         self.updated_at = now;
         self.updated_by = actor;
         self.version += 1;
+        // A grace that has run out is tidied away with the next change; until
+        // then `which_secret` already refuses the previous secret by its time.
+        if self
+            .previous_secret_valid_until
+            .is_some_and(|until| until <= now)
+        {
+            self.previous_secret_digest = None;
+            self.previous_secret_valid_until = None;
+        }
+    }
+
+    /// Which of this key's secrets has `digest` at `now`: the current one, or
+    /// the previous one while its rotation's grace lasts (`now` strictly before
+    /// `previous_secret_valid_until`); `None` for any other digest, including
+    /// a previous secret whose grace is over, which verifies as unknown
+    /// (`NOT_FOUND`). The grace is judged here, at each verification, so a
+    /// record cached during the grace stops verifying the moment it ends.
+    /// A revoked or disabled key's previous secret is still *its* secret
+    /// until then, and verifies with the key's status.
+    #[must_use]
+    pub fn which_secret(&self, digest: &str, now: DateTime<Utc>) -> Option<WhichSecret> {
+        if self.secret_digest == digest {
+            return Some(WhichSecret::Current);
+        }
+        let in_grace = self
+            .previous_secret_valid_until
+            .is_some_and(|until| now < until);
+        (in_grace && self.previous_secret_digest.as_deref() == Some(digest))
+            .then_some(WhichSecret::Previous)
+    }
+
+    /// Until when the previous secret still verifies, if the key is in a
+    /// rotation's grace at `now` (SPEC's `previous_secret_valid_until`, shown
+    /// as `rotating_until`). A revoked key is never rotating: nothing of it
+    /// verifies any more.
+    #[must_use]
+    pub fn rotating_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.lifecycle == Lifecycle::Revoked || self.previous_secret_digest.is_none() {
+            return None;
+        }
+        self.previous_secret_valid_until
+            .filter(|until| now < *until)
     }
 
     /// Applies an edit; returns the names of the fields that changed. Every
@@ -691,20 +758,35 @@ impl ApiKey {
         self.revoked_at = Some(now);
         self.revoked_by = Some(actor.clone());
         self.encrypted_secret = None;
-        self.previous_secret_digest = None;
-        self.previous_secret_valid_until = None;
+        // A previous secret still in its grace is kept, so that it verifies
+        // as REVOKED (not as unknown) until the grace would have ended.
         self.touch(actor, now);
         Ok(())
     }
 
     /// Seed 000: a new secret; the old one stops verifying at once. Keeps id,
-    /// name, scopes and history.
+    /// name, scopes and history. ([`ApiKey::rotate`] with no grace.)
     pub fn regenerate(
         &mut self,
         settings: &TenantSettings,
         keyring: &Keyring,
         actor: UserRef,
         now: DateTime<Utc>,
+    ) -> Result<Secret, Refusal> {
+        self.rotate(settings, keyring, actor, now, Duration::zero())
+    }
+
+    /// Regenerate with a grace period (SPEC §2 rotation): a new secret, and
+    /// the one it replaces keeps verifying for `grace` (see [`grace_period`]);
+    /// a zero grace is [`ApiKey::regenerate`]. Only the secret just replaced
+    /// gets a grace: rotating again during a grace ends the earlier one at once.
+    pub fn rotate(
+        &mut self,
+        settings: &TenantSettings,
+        keyring: &Keyring,
+        actor: UserRef,
+        now: DateTime<Utc>,
+        grace: Duration,
     ) -> Result<Secret, Refusal> {
         self.check(KeyAction::Regenerate, settings, now)?;
         let secret = Secret::generate(&settings.key_prefix);
@@ -716,12 +798,41 @@ impl ApiKey {
                 })?)
             }
         };
-        self.secret_digest = keyring.secret_digest(&secret);
+        let replaced = std::mem::replace(&mut self.secret_digest, keyring.secret_digest(&secret));
         self.start = secret.start();
+        if grace > Duration::zero() {
+            self.previous_secret_digest = Some(replaced);
+            self.previous_secret_valid_until = Some(now + grace);
+        } else {
+            self.previous_secret_digest = None;
+            self.previous_secret_valid_until = None;
+        }
+        self.touch(actor, now);
+        Ok(secret)
+    }
+
+    /// Ends a rotation's grace at once: the previous secret stops verifying
+    /// now. Returns when the grace would have ended. Refused with
+    /// `KEY_NOT_ROTATING` when the key is in no grace (never rotated, the
+    /// grace already over, or ended before), and like every action on a
+    /// revoked key with `KEY_REVOKED`.
+    pub fn end_rotation(
+        &mut self,
+        settings: &TenantSettings,
+        actor: UserRef,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, Refusal> {
+        self.check(KeyAction::EndRotation, settings, now)?;
+        let until = self.rotating_until(now).ok_or_else(|| {
+            Refusal::conflict(
+                "KEY_NOT_ROTATING",
+                "the key is not rotating: it has no previous secret that still verifies",
+            )
+        })?;
         self.previous_secret_digest = None;
         self.previous_secret_valid_until = None;
         self.touch(actor, now);
-        Ok(secret)
+        Ok(until)
     }
 
     /// Seed 000's "copy from the list": decrypts the stored secret where the
@@ -1123,6 +1234,128 @@ pub(crate) mod tests {
         assert_eq!(key.name, before.name);
         assert_ne!(key.secret_digest, before.secret_digest);
         assert_eq!(key.secret_digest, keyring().secret_digest(&secret));
+    }
+
+    #[test]
+    fn a_rotation_keeps_the_replaced_secret_until_its_grace_ends() {
+        let settings = enabled();
+        let now = Utc::now();
+        let mut key = new_key(settings.clone());
+        let old = key.secret_digest.clone();
+        let grace = grace_period(60).unwrap();
+        let secret = key
+            .rotate(&settings, &keyring(), user_ref("ana"), now, grace)
+            .unwrap();
+        let new = keyring().secret_digest(&secret);
+        let until = now + Duration::seconds(60);
+        assert_eq!(key.rotating_until(now), Some(until));
+        assert_eq!(key.which_secret(&new, now), Some(WhichSecret::Current));
+        assert_eq!(key.which_secret(&old, now), Some(WhichSecret::Previous));
+        let last = until - Duration::milliseconds(1);
+        assert_eq!(key.which_secret(&old, last), Some(WhichSecret::Previous));
+        assert_eq!(key.which_secret(&old, until), None, "the grace is over");
+        assert_eq!(key.rotating_until(until), None);
+        assert_eq!(key.which_secret(&new, until), Some(WhichSecret::Current));
+        assert_eq!(key.which_secret("unknown", now), None);
+
+        // Ending it early: the old secret is unknown at once, and only once.
+        let mut ended = key.clone();
+        assert_eq!(
+            ended.end_rotation(&settings, user_ref("bo"), now).unwrap(),
+            until
+        );
+        assert_eq!(ended.which_secret(&old, now), None);
+        assert_eq!(ended.version, key.version + 1);
+        assert_eq!(
+            ended
+                .end_rotation(&settings, user_ref("bo"), now)
+                .unwrap_err()
+                .code,
+            "KEY_NOT_ROTATING"
+        );
+        // A grace that ran out cannot be ended either.
+        assert_eq!(
+            key.clone()
+                .end_rotation(&settings, user_ref("bo"), until)
+                .unwrap_err()
+                .code,
+            "KEY_NOT_ROTATING"
+        );
+
+        // Rotating again: only the secret just replaced gets a grace.
+        let mut again = key.clone();
+        again
+            .rotate(&settings, &keyring(), user_ref("ana"), now, grace)
+            .unwrap();
+        assert_eq!(again.which_secret(&old, now), None);
+        assert_eq!(again.which_secret(&new, now), Some(WhichSecret::Previous));
+        // And regenerating without a grace ends the rotation.
+        again
+            .regenerate(&settings, &keyring(), user_ref("ana"), now)
+            .unwrap();
+        assert_eq!(again.which_secret(&new, now), None);
+        assert_eq!(again.rotating_until(now), None);
+    }
+
+    #[test]
+    fn revoke_and_disable_act_on_both_secrets_of_a_rotating_key() {
+        let settings = enabled();
+        let now = Utc::now();
+        let mut key = new_key(settings.clone());
+        let old = key.secret_digest.clone();
+        key.rotate(
+            &settings,
+            &keyring(),
+            user_ref("ana"),
+            now,
+            Duration::minutes(5),
+        )
+        .unwrap();
+        let mut disabled = key.clone();
+        disabled.disable(&settings, user_ref("bo"), now).unwrap();
+        // Still the key's secret, so it verifies with the key's status.
+        assert_eq!(
+            disabled.which_secret(&old, now),
+            Some(WhichSecret::Previous)
+        );
+        assert_eq!(disabled.status(now), KeyStatus::Disabled);
+        assert!(disabled.rotating_until(now).is_some());
+        key.revoke(&settings, user_ref("bo"), now).unwrap();
+        assert_eq!(key.which_secret(&old, now), Some(WhichSecret::Previous));
+        assert_eq!(key.status(now), KeyStatus::Revoked);
+        assert_eq!(
+            key.rotating_until(now),
+            None,
+            "a revoked key is not rotating"
+        );
+        assert_eq!(
+            key.end_rotation(&settings, user_ref("bo"), now)
+                .unwrap_err()
+                .code,
+            "KEY_REVOKED"
+        );
+    }
+
+    #[test]
+    fn a_grace_is_at_most_seven_days_and_an_ended_one_is_tidied_away() {
+        assert_eq!(grace_period(0).unwrap(), Duration::zero());
+        assert_eq!(grace_period(604_800).unwrap(), Duration::days(7));
+        assert_eq!(grace_period(604_801).unwrap_err().code, "VALIDATION_FAILED");
+        let settings = enabled();
+        let now = Utc::now();
+        let mut key = new_key(settings.clone());
+        key.rotate(
+            &settings,
+            &keyring(),
+            user_ref("ana"),
+            now,
+            Duration::seconds(1),
+        )
+        .unwrap();
+        key.disable(&settings, user_ref("ana"), now + Duration::seconds(2))
+            .unwrap();
+        assert_eq!(key.previous_secret_digest, None);
+        assert_eq!(key.previous_secret_valid_until, None);
     }
 
     #[test]
@@ -1578,6 +1811,12 @@ pub(crate) mod tests {
             KeyAction::Revoke => key.revoke(settings, who, now),
             KeyAction::Reveal => key.reveal(settings, &keyring(), now).map(|_| ()),
             KeyAction::Delete => Ok(()),
+            KeyAction::EndRotation => {
+                // The status machine's verdict, on a key that is rotating.
+                key.previous_secret_digest = Some("previous".to_owned());
+                key.previous_secret_valid_until = Some(now + Duration::hours(1));
+                key.end_rotation(settings, who, now).map(|_| ())
+            }
         }
     }
 

@@ -16,7 +16,7 @@ pub use error::{Refusal, RefusalKind};
 pub use event::{Event, EventAction, NewEvent, Origin};
 pub use key::{
     ApiKey, CreationFacts, KeyCopy, KeyEdit, KeyId, KeySort, KeyStatus, Lifecycle, NewKey,
-    OwnerFacts, SortField, UserRef, check_key_action,
+    OwnerFacts, SortField, UserRef, WhichSecret, check_key_action, grace_period,
 };
 pub use policy::KeyAction;
 pub use secret::{Keyring, Secret};

@@ -17,10 +17,12 @@ pub enum KeyAction {
     Revoke,
     Delete,
     Reveal,
+    /// End a rotation's grace early: the previous secret stops verifying now.
+    EndRotation,
 }
 
 impl KeyAction {
-    pub const ALL: [KeyAction; 8] = [
+    pub const ALL: [KeyAction; 9] = [
         KeyAction::Edit,
         KeyAction::Duplicate,
         KeyAction::Regenerate,
@@ -29,6 +31,7 @@ impl KeyAction {
         KeyAction::Revoke,
         KeyAction::Delete,
         KeyAction::Reveal,
+        KeyAction::EndRotation,
     ];
 
     fn verb(self) -> &'static str {
@@ -41,6 +44,7 @@ impl KeyAction {
             KeyAction::Revoke => "revoke",
             KeyAction::Delete => "delete",
             KeyAction::Reveal => "reveal the secret of",
+            KeyAction::EndRotation => "end the rotation of",
         }
     }
 }
@@ -100,9 +104,12 @@ pub fn may_act_on_key(
     let developer = actor.roles.has(Role::Developer);
     let admin = actor.roles.has(Role::TenantAdmin);
     let allowed = match action {
-        KeyAction::Edit | KeyAction::Disable | KeyAction::Enable | KeyAction::Revoke => {
-            admin || (developer && owns)
-        }
+        // Ending a rotation only takes a secret away, as disabling does.
+        KeyAction::Edit
+        | KeyAction::Disable
+        | KeyAction::Enable
+        | KeyAction::Revoke
+        | KeyAction::EndRotation => admin || (developer && owns),
         // Seed 001 ties creating and deleting keys to the developer role.
         KeyAction::Delete => developer && (owns || admin),
         KeyAction::Regenerate => developer && owns,
@@ -200,6 +207,15 @@ pub fn may_manage_users(actor: &User, granting: &[Role]) -> Result<(), Refusal> 
         ));
     }
     Ok(())
+}
+
+/// May `actor` find a key of `tenant` by its secret (`POST /v1/keys/lookup`)?
+/// A system administrator finds any key; a tenant admin, the keys of their
+/// tenant. Anyone else is told nothing was found, as for a key outside
+/// their tenant, so a secret's owner does not leak.
+#[must_use]
+pub fn may_look_up_key(actor: &User, tenant: &TenantId) -> bool {
+    actor.is_system_admin() || (actor.roles.has(Role::TenantAdmin) && actor.can_see(tenant))
 }
 
 /// May `actor` create tenants?
@@ -378,6 +394,24 @@ mod tests {
         let refusal = may_own_key(&elsewhere, &acme).unwrap_err();
         assert_eq!(refusal, unknown_owner("usr_dev"));
         assert_eq!(refusal.code, "VALIDATION_FAILED");
+    }
+
+    #[test]
+    fn only_admins_find_a_key_by_its_secret_and_only_in_their_tenant() {
+        let acme = TenantId::parse("acme").unwrap();
+        let other = TenantId::parse("other").unwrap();
+        let admin = user("adm", &[Role::TenantAdmin], true);
+        assert!(may_look_up_key(&admin, &acme));
+        assert!(!may_look_up_key(&admin, &other));
+        for roles in [&[Role::Viewer][..], &[Role::Developer], &[]] {
+            assert!(
+                !may_look_up_key(&user("u", roles, true), &acme),
+                "{roles:?}"
+            );
+        }
+        let mut root = user("root", &[Role::SystemAdmin], false);
+        root.tenant_id = None;
+        assert!(may_look_up_key(&root, &acme) && may_look_up_key(&root, &other));
     }
 
     #[test]

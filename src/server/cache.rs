@@ -8,6 +8,13 @@
 //! could come back from the dead; an epoch bumped by every invalidation and
 //! checked under the write lock prevents that.
 //!
+//! A rotating key has two secrets, so it may be cached under two digests:
+//! every digest cached with a key's record is remembered under its id, and
+//! forgetting the key drops them all. Whether a previous secret is still in
+//! its grace is not cached: verification judges it on the record at every
+//! request ([`crate::domain::ApiKey::which_secret`]), so an entry cached during
+//! the grace stops verifying the moment the grace ends.
+//!
 //! Entries also expire after [`TTL`]: defence in depth, so that no path
 //! that skipped an invalidation can keep a stale answer for long.
 
@@ -45,7 +52,9 @@ const MAX_ENTRIES: usize = 500_000;
 struct Inner {
     epoch: u64,
     by_digest: HashMap<String, (Cached, Instant)>,
-    digest_of: HashMap<KeyId, String>,
+    /// Every digest cached with the key's record: its current secret's and,
+    /// while it rotates, its previous secret's.
+    digests_of: HashMap<KeyId, Vec<String>>,
 }
 
 #[derive(Default)]
@@ -83,24 +92,31 @@ impl KeyCache {
         }
         if inner.by_digest.len() >= MAX_ENTRIES {
             inner.by_digest.clear();
-            inner.digest_of.clear();
+            inner.digests_of.clear();
         }
         if let Some(record) = &cached {
-            inner
-                .digest_of
-                .insert(record.key.id.clone(), digest.clone());
+            let digests = inner.digests_of.entry(record.key.id.clone()).or_default();
+            if !digests.contains(&digest) {
+                digests.push(digest.clone());
+            }
         }
         inner.by_digest.insert(digest, (cached, Instant::now()));
     }
 
-    /// Drops everything known about a key and about `digest` (its current secret).
-    pub fn forget_key(&self, id: &KeyId, digest: &str) {
+    /// Drops everything known about `key`: every digest cached with its
+    /// record, and its current and previous digests as `key` has them (the
+    /// key after a mutation, so a digest cached as unknown before the key
+    /// had it goes too).
+    pub fn forget_key(&self, key: &ApiKey) {
         let mut inner = self.write();
         inner.epoch += 1;
-        if let Some(old) = inner.digest_of.remove(id) {
-            inner.by_digest.remove(&old);
+        for digest in inner.digests_of.remove(&key.id).unwrap_or_default() {
+            inner.by_digest.remove(&digest);
         }
-        inner.by_digest.remove(digest);
+        inner.by_digest.remove(&key.secret_digest);
+        if let Some(previous) = &key.previous_secret_digest {
+            inner.by_digest.remove(previous);
+        }
     }
 
     /// Drops everything: used when tenant settings change.
@@ -108,7 +124,7 @@ impl KeyCache {
         let mut inner = self.write();
         inner.epoch += 1;
         inner.by_digest.clear();
-        inner.digest_of.clear();
+        inner.digests_of.clear();
     }
 
     #[must_use]
@@ -146,7 +162,7 @@ mod tests {
             panic!("empty cache hit")
         };
         let stale = record();
-        cache.forget_key(&stale.key.id, "d");
+        cache.forget_key(&stale.key);
         cache.insert("d".into(), Some(stale), epoch);
         assert!(matches!(cache.get("d"), Lookup::Miss(_)));
     }
@@ -160,8 +176,31 @@ mod tests {
         };
         cache.insert("old".into(), Some(rec.clone()), epoch);
         assert!(matches!(cache.get("old"), Lookup::Hit(Some(_))));
-        cache.forget_key(&rec.key.id, "new");
+        let mut regenerated = rec.key.clone();
+        regenerated.secret_digest = "new".into();
+        cache.forget_key(&regenerated);
         assert!(matches!(cache.get("old"), Lookup::Miss(_)));
+    }
+
+    #[test]
+    fn forgetting_a_rotating_key_drops_both_of_its_digests_in_any_order() {
+        // Cached under its new secret, then its old one (or the other way
+        // round): a revoke must drop both, or the first would stay VALID.
+        for order in [["new", "old"], ["old", "new"]] {
+            let cache = KeyCache::default();
+            let rec = record();
+            for digest in order {
+                let Lookup::Miss(epoch) = cache.get(digest) else {
+                    panic!()
+                };
+                cache.insert(digest.into(), Some(rec.clone()), epoch);
+            }
+            assert_eq!(cache.len(), 2);
+            cache.forget_key(&rec.key);
+            for digest in order {
+                assert!(matches!(cache.get(digest), Lookup::Miss(_)), "{order:?}");
+            }
+        }
     }
 
     #[test]
@@ -172,7 +211,21 @@ mod tests {
         };
         cache.insert("x".into(), None, epoch);
         assert!(matches!(cache.get("x"), Lookup::Hit(None)));
-        cache.forget_key(&record().key.id, "x");
+        // A key that now has "x" as its current or previous secret.
+        let mut key = record().key.clone();
+        key.secret_digest = "x".into();
+        cache.forget_key(&key);
         assert!(matches!(cache.get("x"), Lookup::Miss(_)));
+        cache.insert("y".into(), None, cache_epoch(&cache));
+        key.previous_secret_digest = Some("y".into());
+        cache.forget_key(&key);
+        assert!(matches!(cache.get("y"), Lookup::Miss(_)));
+    }
+
+    fn cache_epoch(cache: &KeyCache) -> u64 {
+        match cache.get("never-cached") {
+            Lookup::Miss(epoch) => epoch,
+            Lookup::Hit(_) => panic!(),
+        }
     }
 }

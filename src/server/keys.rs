@@ -49,6 +49,9 @@ pub struct KeyListParams {
     cursor: Option<String>,
     /// `true`: only the keys the server flags as suspicious (`false` or absent: no filter).
     suspicious: Option<bool>,
+    /// `true`: only the keys in a rotation's grace, whose previous secret
+    /// still verifies (`false` or absent: no filter).
+    rotating: Option<bool>,
 }
 
 /// The cursor as sent over the wire: the sort it belongs to, and the position.
@@ -122,7 +125,8 @@ fn parse_list_params(params: KeyListParams) -> ApiResult<KeyQuery> {
         sort,
         limit,
         cursor,
-        only_ids: None,
+        rotating: params.rotating == Some(true),
+        ..KeyQuery::default()
     })
 }
 
@@ -156,7 +160,7 @@ pub(super) async fn key_bodies(state: &AppState, keys: &[ApiKey]) -> ApiResult<V
         .collect())
 }
 
-async fn key_body(state: &AppState, key: &ApiKey) -> ApiResult<api::Key> {
+pub(super) async fn key_body(state: &AppState, key: &ApiKey) -> ApiResult<api::Key> {
     let mut bodies = key_bodies(state, std::slice::from_ref(key)).await?;
     bodies
         .pop()
@@ -303,7 +307,7 @@ pub async fn create_key(
                 .create_key(&tenant_id, &owner_id, idempotency, creation)
                 .await?;
             if let Created::New(key, _) = &created {
-                cache.forget_key(&key.id, &key.secret_digest);
+                cache.forget_key(key);
             }
             Ok(created)
         })
@@ -364,7 +368,9 @@ enum KeyOp {
     Disable,
     Enable,
     Revoke,
-    Regenerate,
+    /// With the grace the replaced secret keeps verifying (zero: none).
+    Regenerate(chrono::Duration),
+    EndRotation,
     Delete,
     Reveal,
 }
@@ -376,14 +382,15 @@ impl KeyOp {
             KeyOp::Disable => KeyAction::Disable,
             KeyOp::Enable => KeyAction::Enable,
             KeyOp::Revoke => KeyAction::Revoke,
-            KeyOp::Regenerate => KeyAction::Regenerate,
+            KeyOp::Regenerate(_) => KeyAction::Regenerate,
+            KeyOp::EndRotation => KeyAction::EndRotation,
             KeyOp::Delete => KeyAction::Delete,
             KeyOp::Reveal => KeyAction::Reveal,
         }
     }
 }
 
-fn status_change(from: KeyStatus, to: KeyStatus) -> serde_json::Value {
+pub(super) fn status_change(from: KeyStatus, to: KeyStatus) -> serde_json::Value {
     json!({ "status": { "from": from, "to": to } })
 }
 
@@ -470,12 +477,23 @@ async fn change_key(
                     status_change(before, key.status(now)),
                 )
             }
-            KeyOp::Regenerate => {
+            KeyOp::Regenerate(grace) => {
                 let old_start = key.start.clone();
-                secret = Some(key.regenerate(settings, &keyring, who, now)?);
+                secret = Some(key.rotate(settings, &keyring, who, now, grace)?);
                 (
                     EventAction::KeyRegenerated,
-                    json!({ "start": { "from": old_start, "to": key.start } }),
+                    json!({
+                        "start": { "from": old_start, "to": key.start },
+                        "grace_seconds": grace.num_seconds(),
+                        "rotating_until": key.rotating_until(now),
+                    }),
+                )
+            }
+            KeyOp::EndRotation => {
+                let until = key.end_rotation(settings, who, now)?;
+                (
+                    EventAction::KeyRotationEnded,
+                    json!({ "rotating_until": { "from": until, "to": null } }),
                 )
             }
             KeyOp::Delete => {
@@ -518,7 +536,7 @@ async fn change_key(
                 .update_key(&tenant_id, &id, new_owner.as_ref(), mutation)
                 .await?;
             if forgets {
-                cache.forget_key(&committed.key.id, &committed.key.secret_digest);
+                cache.forget_key(&committed.key);
             }
             Ok(committed)
         })
@@ -613,6 +631,8 @@ macro_rules! lifecycle_route {
             ),
             responses(
                 (status = 200, description = $what, body = api::Key),
+                (status = 400, description = "An If-Match header that is not valid text", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "The caller may not do this to this key", body = Problem, content_type = "application/problem+json"),
                 (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
                 (status = 409, description = $conflicts, body = Problem, content_type = "application/problem+json"),
@@ -650,8 +670,15 @@ lifecycle_route!(
     revoke_key,
     "/v1/tenants/{tenant}/keys/{id}/revoke",
     KeyOp::Revoke,
-    "Revoked for good: the very next verification answers REVOKED",
+    "Revoked for good: the very next verification answers REVOKED, also for the previous secret of a rotating key (until its grace would have ended; NOT_FOUND after)",
     "KEY_REVOKED or REVOKE_REQUIRES_DISABLED"
+);
+lifecycle_route!(
+    end_rotation,
+    "/v1/tenants/{tenant}/keys/{id}/end-rotation",
+    KeyOp::EndRotation,
+    "The rotation's grace ended now: the previous secret verifies as NOT_FOUND from the very next verification; a key.rotation_ended event records when it would have ended",
+    "KEY_NOT_ROTATING (no previous secret still verifies) or KEY_REVOKED"
 );
 
 #[utoipa::path(
@@ -660,12 +687,21 @@ lifecycle_route!(
         ("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "Key id"),
         ("If-Match" = Option<String>, Header, description = "The ETag last read"),
     ),
+    request_body(
+        content = Option<api::RegenerateKey>,
+        description = "Optional: `grace_seconds` (0 to 604800) during which the replaced secret keeps verifying. Without a body, or with 0, it stops at once",
+    ),
     responses(
-        (status = 200, description = "A new secret, shown once; the old one stopped verifying", body = api::KeyWithSecret),
+        (status = 200, description = "A new secret, shown once. Without a grace the old one stopped verifying; with one, both verify until the key's `rotating_until`, after which the old one is NOT_FOUND. Regenerating during a grace ends the earlier grace at once: only the secret just replaced gets the new one. A key.regenerated event records `grace_seconds` and `rotating_until`", body = api::KeyWithSecret),
+        (status = 400, description = "Malformed JSON, or an If-Match header that is not valid text", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only the owner (a developer) may regenerate", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "KEY_REVOKED or KEY_EXPIRED", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body without a JSON content type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "grace_seconds out of range, or an unknown field (VALIDATION_FAILED)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -674,8 +710,11 @@ pub async fn regenerate_key(
     caller: Caller,
     ApiPath((tenant, id)): ApiPath<(String, String)>,
     if_match: IfMatch,
+    OptionalJson(body): OptionalJson<api::RegenerateKey>,
 ) -> ApiResult<Response> {
-    let committed = change_key(&state, &caller, &tenant, &id, if_match, KeyOp::Regenerate).await?;
+    let grace = crate::domain::grace_period(body.grace_seconds)?;
+    let op = KeyOp::Regenerate(grace);
+    let committed = change_key(&state, &caller, &tenant, &id, if_match, op).await?;
     let body = with_secret(
         key_body(&state, &committed.key).await?,
         committed.secret.as_ref(),
@@ -784,7 +823,7 @@ pub async fn duplicate_key(
                 .create_key(&tenant_id, &owner_id, None, creation)
                 .await?;
             if let Created::New(key, _) = &created {
-                cache.forget_key(&key.id, &key.secret_digest);
+                cache.forget_key(key);
             }
             Ok(created)
         })

@@ -4,12 +4,14 @@
 //! Handlers live one module per resource and stay thin: parse, ask the
 //! domain, call the store, shape the answer.
 
+pub mod bulk;
 pub mod cache;
 pub mod error;
 pub mod event_stream;
 pub mod events;
 pub mod extract;
 pub mod keys;
+pub mod lookup;
 pub mod ops;
 pub mod tenants;
 pub mod usage;
@@ -183,6 +185,10 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
+        // Rotation, lookup by secret, bulk revoke.
+        .routes(routes!(keys::end_rotation))
+        .routes(routes!(lookup::lookup_key))
+        .routes(routes!(bulk::bulk_revoke))
 }
 
 /// The OpenAPI document of every route.

@@ -1,6 +1,8 @@
 //! `POST /v1/verify`: the hot path. A malformed key or bad checksum is
 //! answered without touching the store; known digests are answered from
-//! the cache; usage is counted in memory.
+//! the cache; usage is counted in memory. A rotating key's previous secret
+//! verifies like its current one until the grace ends, judged on every
+//! request; after that it is `NOT_FOUND`, as an unknown secret.
 
 use std::sync::Arc;
 
@@ -72,15 +74,18 @@ pub async fn verify(
                         api_keys_enabled: settings.api_keys_enabled,
                     })
                 });
-            state.cache.insert(digest, found.clone(), epoch);
+            state.cache.insert(digest.clone(), found.clone(), epoch);
             found
         }
     };
-    let Some(record) = cached else {
+    // Read after the record, so no answer is later than the time it judged.
+    let now = super::now();
+    // A previous secret whose grace is over is unknown: no key, no usage.
+    let Some(record) = cached.filter(|record| record.key.which_secret(&digest, now).is_some())
+    else {
         state.metrics.count_verify(VerifyCode::NotFound);
         return Ok(Json(answer(VerifyCode::NotFound, None)));
     };
-    let now = super::now();
     let code = match record.key.status(now) {
         KeyStatus::Revoked => VerifyCode::Revoked,
         KeyStatus::Disabled => VerifyCode::Disabled,

@@ -65,6 +65,13 @@ pub struct KeyQuery {
     pub cursor: Option<KeyCursor>,
     /// Only keys with these ids (`?suspicious=true`: the flagged keys); `None`: any.
     pub only_ids: Option<Vec<String>>,
+    /// Only keys in a rotation's grace at the list's `now`, not revoked
+    /// (`?rotating=true`).
+    pub rotating: bool,
+    /// Only keys created by this user (id or exact name); bulk revoke's filter.
+    pub created_by: Option<String>,
+    /// Only keys that hold this scope; bulk revoke's filter.
+    pub scope: Option<String>,
 }
 
 /// One page of keys.
@@ -107,6 +114,23 @@ pub type KeyMutation = Box<dyn FnOnce(ApiKey, KeyFacts) -> Result<KeyWrite, Refu
 /// A key creation: given the facts inside the transaction, build the key.
 pub type KeyCreation =
     Box<dyn FnOnce(CreationFacts) -> Result<(ApiKey, Secret, NewEvent), Refusal> + Send>;
+
+/// A change decided for each key of a bulk action ([`Store::update_keys`]):
+/// given the key and its tenant inside the transaction, the key after the
+/// change and its events, or the refusal a single action would give.
+pub type KeysMutation =
+    Box<dyn FnMut(ApiKey, &Tenant) -> Result<(ApiKey, Vec<NewEvent>), Refusal> + Send>;
+
+/// One key's outcome in [`Store::update_keys`].
+#[derive(Debug, Clone)]
+pub struct KeyOutcome {
+    pub id: String,
+    /// The key after the change, or as it was when refused; `None` when no
+    /// key of the tenant has this id.
+    pub key: Option<ApiKey>,
+    /// Why the key was not changed; `None` when it was (or, in a preview, would be).
+    pub refusal: Option<Refusal>,
+}
 
 /// Idempotency-Key of a creation: the caller's key and a hash of the request body.
 #[derive(Debug, Clone)]
@@ -244,7 +268,10 @@ pub trait Store: Send + Sync + 'static {
     async fn import_keys(&self, keys: Vec<ApiKey>) -> StoreResult<()>;
 
     // --- verification and usage
-    /// The key whose current secret has this digest, with its tenant's settings.
+    /// The key whose current secret has this digest, or else the key whose
+    /// previous secret (a rotation's) has it, whether or not its grace is
+    /// over (the caller judges that: `ApiKey::which_secret`); with its
+    /// tenant's settings.
     async fn key_by_digest(&self, digest: &str) -> StoreResult<Option<(ApiKey, TenantSettings)>>;
     /// Adds counted verifications and advances `last_used_at`, in one transaction.
     async fn record_usage(
@@ -294,4 +321,20 @@ pub trait Store: Send + Sync + 'static {
     /// buffer gets `RecvError::Lagged` and should be closed (its client
     /// resumes from the database), so no reader ever holds a writer up.
     fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<Event>>;
+
+    // --- lookup and bulk actions
+    /// Appends an event that records no change of its own (a lookup).
+    async fn append_event(&self, event: &NewEvent) -> StoreResult<()>;
+    /// Runs `mutation` on each key of `tenant` named in `ids`, in order, in
+    /// one write transaction: a refused key (or an id that names no key of
+    /// the tenant: `NOT_FOUND`) changes nothing and does not stop the
+    /// others. Returns each id's outcome. With `commit` false nothing is
+    /// written (a preview: the same decisions on the same data, rolled back).
+    async fn update_keys(
+        &self,
+        tenant: &TenantId,
+        ids: Vec<String>,
+        commit: bool,
+        mutation: KeysMutation,
+    ) -> StoreResult<Vec<KeyOutcome>>;
 }

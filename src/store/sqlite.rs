@@ -16,8 +16,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, 
 
 use super::{
     Created, EventQuery, Idempotency, KeyCommitted, KeyCreation, KeyCursor, KeyFacts, KeyMutation,
-    KeyPage, KeyQuery, SettingsMutation, SortField, SortValue, Store, StoreError, StoreResult,
-    UsageBucket, UsageCounts, UserMutation,
+    KeyOutcome, KeyPage, KeyQuery, KeysMutation, SettingsMutation, SortField, SortValue, Store,
+    StoreError, StoreResult, UsageBucket, UsageCounts, UserMutation,
 };
 use crate::domain::{
     ApiKey, CreationFacts, Description, DisplayName, Email, Event, EventAction, KeyId, KeyName,
@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_search.sql")),
     (3, include_str!("migrations/0003_usage_history.sql")),
+    (4, include_str!("migrations/0004_rotation.sql")),
 ];
 
 /// Idle reader connections kept open.
@@ -637,9 +638,10 @@ fn push_status_condition(sql: &mut Sql, status: KeyStatus, now: i64) {
     }
 }
 
-/// Appends the `q` and `owner` conditions, each starting with AND. Both read
-/// lowercase copies written with the rows, so no function runs per row.
-fn push_filters(sql: &mut Sql, query: &KeyQuery) {
+/// Appends the `q`, `owner` (and the other filter) conditions, each starting
+/// with AND. `q` and `owner` read lowercase copies written with the rows, so
+/// no function runs per row; `rotating` compares with `now`.
+fn push_filters(sql: &mut Sql, query: &KeyQuery, now: i64) {
     if let Some(q) = query.q.as_deref().filter(|q| !q.is_empty()) {
         let pattern = like_pattern(q);
         sql.push(" AND (k.search_text LIKE ")
@@ -667,6 +669,30 @@ fn push_filters(sql: &mut Sql, query: &KeyQuery) {
             sql.push(")");
         }
     }
+    push_more_filters(sql, query, now);
+}
+
+/// The rotation, creator and scope conditions (`push_filters`' tail).
+fn push_more_filters(sql: &mut Sql, query: &KeyQuery, now: i64) {
+    if query.rotating {
+        sql.push(" AND k.lifecycle <> 'revoked' AND k.previous_secret_digest IS NOT NULL")
+            .push(" AND k.previous_secret_valid_until > ")
+            .bind(now);
+    }
+    if let Some(creator) = &query.created_by {
+        sql.push(" AND k.created_by IN (SELECT u.id FROM users u WHERE u.id = ")
+            .bind(creator.clone())
+            .push(" OR u.name = ")
+            .bind(creator.clone())
+            .push(")");
+    }
+    if let Some(scope) = &query.scope {
+        // `scopes` is a JSON array of strings, and a scope (lowercase) holds
+        // no quote: `%"scope"%` matches one whole element.
+        sql.push(" AND k.scopes LIKE ")
+            .bind(like_pattern(&format!("\"{scope}\"")))
+            .push(" ESCAPE '\\'");
+    }
 }
 
 /// One status group's page of the default sort (status, then newest first):
@@ -686,7 +712,7 @@ fn status_group_sql(
     ));
     sql.bind(tenant.to_owned());
     push_status_condition(&mut sql, status, now);
-    push_filters(&mut sql, query);
+    push_filters(&mut sql, query, now);
     if let Some((created, id)) = after {
         sql.push(" AND (k.created_at, k.id) ")
             .push(if query.sort.reversed { ">" } else { "<" })
@@ -729,7 +755,7 @@ fn few_matches_status_page(
     if let Some(status) = query.status {
         push_status_condition(&mut sql, status, now);
     }
-    push_filters(&mut sql, query);
+    push_filters(&mut sql, query, now);
     sql.push(" LIMIT ").bind(FEW_MATCHES + 1);
     let mut rows: Vec<(i64, String)> = conn
         .prepare_cached(&sql.text)?
@@ -847,7 +873,7 @@ fn sorted_page_sql(tenant: &str, query: &KeyQuery, now: i64, fetch: i64) -> Sql 
     if let Some(status) = query.status {
         push_status_condition(&mut sql, status, now);
     }
-    push_filters(&mut sql, query);
+    push_filters(&mut sql, query, now);
     if let Some(cursor) = &query.cursor {
         sql.push(" AND (");
         push_sort_expression(&mut sql, query.sort.field);
@@ -877,14 +903,19 @@ fn list_keys_blocking(
     let limit = query.limit.clamp(1, 1000);
     let fetch = i64::from(limit) + 1;
 
-    let filtered = query.q.is_some() || query.owner.is_some() || query.only_ids.is_some();
+    let filtered = query.q.is_some()
+        || query.owner.is_some()
+        || query.only_ids.is_some()
+        || query.rotating
+        || query.created_by.is_some()
+        || query.scope.is_some();
     let count = || -> StoreResult<i64> {
         let mut count = Sql::new("SELECT COUNT(*) FROM keys k WHERE k.tenant_id = ");
         count.bind(tenant.to_owned());
         if let Some(status) = query.status {
             push_status_condition(&mut count, status, now);
         }
-        push_filters(&mut count, query);
+        push_filters(&mut count, query, now);
         Ok(conn
             .prepare_cached(&count.text)?
             .query_row(params_from_iter(count.params.iter()), |row| row.get(0))?)
@@ -1274,12 +1305,19 @@ impl Store for SqliteStore {
     async fn key_by_digest(&self, digest: &str) -> StoreResult<Option<(ApiKey, TenantSettings)>> {
         let digest = digest.to_owned();
         self.read(move |conn| {
-            let sql = format!("{KEY_SELECT} WHERE k.secret_digest = $1");
-            let Some(key) = conn
-                .prepare_cached(&sql)?
-                .query_row(params![digest], key_from_row)
-                .optional()?
-            else {
+            // Two unique-index lookups: the current secrets, then the previous ones.
+            let mut found = None;
+            for column in ["secret_digest", "previous_secret_digest"] {
+                let sql = format!("{KEY_SELECT} WHERE k.{column} = $1");
+                found = conn
+                    .prepare_cached(&sql)?
+                    .query_row(params![digest], key_from_row)
+                    .optional()?;
+                if found.is_some() {
+                    break;
+                }
+            }
+            let Some(key) = found else {
                 return Ok(None);
             };
             let tenant = load_tenant(conn, key.tenant_id.as_str())?
@@ -1559,6 +1597,69 @@ impl Store for SqliteStore {
 
     fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<Arc<Event>> {
         self.feed.sender.subscribe()
+    }
+
+    async fn append_event(&self, event: &NewEvent) -> StoreResult<()> {
+        let event = event.clone();
+        self.write(move |tx| insert_event(tx, &event)).await
+    }
+
+    async fn update_keys(
+        &self,
+        tenant: &TenantId,
+        ids: Vec<String>,
+        commit: bool,
+        mut mutation: KeysMutation,
+    ) -> StoreResult<Vec<KeyOutcome>> {
+        let tenant_id = tenant.as_str().to_owned();
+        let run = move |tx: &Connection| -> StoreResult<Vec<KeyOutcome>> {
+            let tenant =
+                load_tenant(tx, &tenant_id)?.ok_or_else(|| Refusal::not_found("tenant"))?;
+            let mut outcomes = Vec::with_capacity(ids.len());
+            for id in ids {
+                let Some(key) = load_key(tx, &tenant_id, &id)? else {
+                    outcomes.push(KeyOutcome {
+                        id,
+                        key: None,
+                        refusal: Some(Refusal::not_found("key")),
+                    });
+                    continue;
+                };
+                let before = key.clone();
+                let (key, refusal) = match mutation(key, &tenant) {
+                    Ok((after, events)) => {
+                        if commit {
+                            if after != before {
+                                update_key_row(tx, &after)?;
+                            }
+                            for event in &events {
+                                insert_event(tx, event)?;
+                            }
+                        }
+                        (after, None)
+                    }
+                    Err(refusal) => (before, Some(refusal)),
+                };
+                outcomes.push(KeyOutcome {
+                    id,
+                    key: Some(key),
+                    refusal,
+                });
+            }
+            Ok(outcomes)
+        };
+        if commit {
+            self.write(move |tx| run(tx)).await
+        } else {
+            // A preview reads one snapshot and writes nothing: no writer needed.
+            self.read(move |conn| {
+                let tx = conn.unchecked_transaction()?;
+                let outcomes = run(&tx)?;
+                tx.rollback()?;
+                Ok(outcomes)
+            })
+            .await
+        }
     }
 }
 

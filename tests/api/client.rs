@@ -102,12 +102,34 @@ async fn every_mutation(client: &Client, t: &Targets<'_>) -> Vec<(&'static str, 
             done(client.rotate_user_token(tenant_id, id).await),
         ),
         ("rotate_own_token", done(client.rotate_own_token().await)),
+        (
+            "rotate_key",
+            done(client.rotate_key(tenant_id, key, 3600).await),
+        ),
+        (
+            "end_rotation",
+            done(client.end_rotation(tenant_id, key).await),
+        ),
+        (
+            "bulk_revoke",
+            done(
+                client
+                    .bulk_revoke(
+                        tenant_id,
+                        &api::BulkRevoke {
+                            ids: Some(vec![key.to_owned()]),
+                            ..api::BulkRevoke::default()
+                        },
+                    )
+                    .await,
+            ),
+        ),
     ]
 }
 
 #[track_caller]
 fn assert_all_refused_as_read_only(results: &[(&str, ClientResult<()>)]) {
-    assert_eq!(results.len(), 14);
+    assert_eq!(results.len(), 17);
     for (call, result) in results {
         match result {
             Err(err @ ClientError::ReadOnly { .. }) => {

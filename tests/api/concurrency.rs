@@ -9,24 +9,25 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 
 const VERIFIERS: usize = 16;
 /// Verifications before the revoke, and after it.
 const BEFORE: usize = 150;
 const AFTER: usize = 300;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_verification_sent_after_a_revoke_was_answered_says_valid() {
-    let app = Arc::new(spawn_app().await);
-    let tenant = app.enabled_tenant("acme").await;
-    let key = app
-        .create_key(&tenant, &app.admin, json!({ "name": "hot" }))
-        .await;
-    let secret = Arc::new(key.secret.clone());
+/// Sixteen verifiers send `secret` without pause; once `BEFORE` verifications
+/// have been answered, `act` runs, and the verifiers go on for `AFTER` more.
+/// Answers the codes of the verifications sent before `act` was answered,
+/// and of those sent after.
+pub async fn verify_during(
+    app: Arc<TestApp>,
+    secret: &str,
+    act: impl std::future::Future<Output = ()>,
+) -> (Vec<String>, Vec<String>) {
+    let secret = Arc::new(secret.to_owned());
     let done = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-
     let mut verifiers = Vec::new();
     for _ in 0..VERIFIERS {
         let (app, secret, done, stop) = (app.clone(), secret.clone(), done.clone(), stop.clone());
@@ -41,48 +42,63 @@ async fn no_verification_sent_after_a_revoke_was_answered_says_valid() {
             seen
         }));
     }
-
     let deadline = Instant::now() + Duration::from_secs(30);
     while done.load(Ordering::SeqCst) < BEFORE {
         assert!(Instant::now() < deadline, "verifiers too slow");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    app.act(&tenant, &app.admin, &key.id, "revoke")
-        .await
-        .expect(200);
-    let revoked = Instant::now();
+    act.await;
+    let answered = Instant::now();
     let target = done.load(Ordering::SeqCst) + AFTER;
     while done.load(Ordering::SeqCst) < target {
         assert!(Instant::now() < deadline, "verifiers too slow");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     stop.store(true, Ordering::SeqCst);
-
     let mut all = Vec::new();
     for verifier in verifiers {
         all.extend(verifier.await.expect("a verifier"));
     }
-    let (after, before): (Vec<_>, Vec<_>) = all.iter().partition(|(sent, _)| *sent > revoked);
-    assert!(
-        before.iter().any(|(_, code)| code == "VALID"),
-        "the key verified before it was revoked"
-    );
+    let (after, before): (Vec<_>, Vec<_>) = all.into_iter().partition(|(sent, _)| *sent > answered);
+    let codes = |seen: Vec<(Instant, String)>| seen.into_iter().map(|(_, code)| code).collect();
+    let (before, after): (Vec<String>, Vec<String>) = (codes(before), codes(after));
     assert!(
         after.len() >= AFTER - VERIFIERS,
-        "only {} verifications after the revoke",
+        "only {} verifications after the change was answered",
         after.len()
     );
-    let stale: Vec<_> = after.iter().filter(|(_, code)| code != "REVOKED").collect();
+    (before, after)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_verification_sent_after_a_revoke_was_answered_says_valid() {
+    let app = Arc::new(spawn_app().await);
+    let tenant = app.enabled_tenant("acme").await;
+    let key = app
+        .create_key(&tenant, &app.admin, json!({ "name": "hot" }))
+        .await;
+    let (before, after) = verify_during(app.clone(), &key.secret, async {
+        app.act(&tenant, &app.admin, &key.id, "revoke")
+            .await
+            .expect(200);
+    })
+    .await;
+    assert!(
+        before.iter().any(|code| code == "VALID"),
+        "the key verified before it was revoked"
+    );
+    let stale: Vec<_> = after.iter().filter(|code| *code != "REVOKED").collect();
     assert!(
         stale.is_empty(),
-        "{} of {} verifications sent after the revoke was answered did not say REVOKED: {:?}",
+        "{} of {} verifications sent after the revoke was answered did not say REVOKED: {stale:?}",
         stale.len(),
         after.len(),
-        stale.iter().map(|(_, c)| c).collect::<Vec<_>>()
     );
     assert!(
-        all.iter()
-            .all(|(_, code)| code == "VALID" || code == "REVOKED"),
+        before
+            .iter()
+            .chain(&after)
+            .all(|code| code == "VALID" || code == "REVOKED"),
         "only VALID and REVOKED are possible"
     );
 }

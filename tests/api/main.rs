@@ -17,6 +17,9 @@
 //! - `client`: the typed client: read-only sessions, errors as sentences, sorts, users.
 //! - `usage`: usage history in buckets, through the flush; suspicious keys and their filter.
 //! - `stream`: the live event stream: delivery, resuming with Last-Event-ID, stalled readers.
+//! - `rotation`: regenerate with a grace period, end-rotation, both secrets under revoke/disable/delete and load.
+//! - `lookup`: finding a key by its (leaked) secret: roles, tenants, audit, no secret anywhere.
+//! - `bulk`: bulk revoke by ids or filter, per-key results with the single revoke's codes, dry run.
 
 // clippy.toml allows unwrap/expect in #[test] functions only; the helpers
 // and fixtures here are test code too, where a panic is the failure report.
@@ -38,3 +41,7 @@ mod settings;
 mod stream;
 mod usage;
 mod validation;
+// Issue 7: rotation, lookup by secret, bulk revoke.
+mod bulk;
+mod lookup;
+mod rotation;

@@ -37,6 +37,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    ("POST", "/v1/tenants/{tenant}/keys/{id}/end-rotation"),
+    ("POST", "/v1/keys/lookup"),
+    ("POST", "/v1/tenants/{tenant}/keys/revoke"),
 ];
 
 const METHODS: [&str; 8] = [

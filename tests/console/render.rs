@@ -197,7 +197,7 @@ fn fixture_key(n: usize, spec: &Spec) -> Key {
         revoked_by: revoked.then(|| person("ana")),
         start: spec.start.to_owned(),
         secret_retrievable: !revoked,
-        previous_secret_valid_until: None,
+        rotating_until: None,
         usage_24h: Usage24h {
             valid: spec.usage.0,
             failed: spec.usage.1,

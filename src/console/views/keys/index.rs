@@ -335,7 +335,7 @@ pub(crate) mod tests {
             revoked_by: None,
             start: "kd_abcd".into(),
             secret_retrievable: false,
-            previous_secret_valid_until: None,
+            rotating_until: None,
             usage_24h: Usage24h::default(),
             version: 1,
             suspicious: None,
