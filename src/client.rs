@@ -463,13 +463,29 @@ impl Client {
         key: Option<&str>,
         cursor: Option<&str>,
     ) -> ClientResult<api::EventList> {
+        self.events_page(tenant, key, cursor, None).await
+    }
+
+    /// A page of the audit log, newest first: of key `key` only, before
+    /// `cursor`, at most `limit` events (the server's default: 100).
+    pub async fn events_page(
+        &self,
+        tenant: &str,
+        key: Option<&str>,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+    ) -> ClientResult<api::EventList> {
         let path = format!("/v1/tenants/{}/events", encode(tenant));
+        let limit = limit.map(|l| l.to_string());
         let mut query: Vec<(&str, &str)> = Vec::new();
         if let Some(key) = key {
             query.push(("key", key));
         }
         if let Some(cursor) = cursor {
             query.push(("cursor", cursor));
+        }
+        if let Some(limit) = &limit {
+            query.push(("limit", limit));
         }
         self.send(self.request(Method::GET, &path).query(&query))
             .await

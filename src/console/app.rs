@@ -30,7 +30,7 @@ use super::widgets::text_field::TextField;
 use crate::api;
 use crate::domain::text::strip_control as clean;
 
-const FILTER_MAX: usize = 200;
+pub(super) const FILTER_MAX: usize = 200;
 
 /// The line being typed at the bottom, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,10 @@ pub struct App {
     pub ticks: u64,
     /// The tenant's event stream, while one is followed.
     stream: Option<Subscription>,
+    /// A secret's `start` while its lookup is on its way (no key action meanwhile).
+    pub looking_up: Option<String>,
+    /// A secret pasted after `:lookup`, held (never drawn) until Enter.
+    pub command_secret: Option<crate::domain::Secret>,
     /// False with NO_COLOR: selection and statuses then rely on reverse video and words.
     pub color: bool,
     pub quit: bool,
@@ -85,6 +89,8 @@ impl App {
             input: Input::None,
             ticks: 0,
             stream: None,
+            looking_up: None,
+            command_secret: None,
             color: true,
             quit: false,
         };
@@ -155,6 +161,12 @@ impl App {
         if session.readonly && keymap::is_mutating(action, self.view.scope()) {
             return Some("read-only session".to_owned());
         }
+        if self.looking_up.is_some()
+            && self.view == ViewId::Keys
+            && (keymap::is_mutating(action, self.view.scope()) || action == Action::CopySecret)
+        {
+            return Some("finding the key of the pasted secret…".to_owned());
+        }
         match self.view {
             ViewId::Keys => self.keys.disabled_reason(action, session),
             ViewId::Events => None,
@@ -190,7 +202,7 @@ impl App {
             .request(|client, tenant| async move { Reply::Users(client.users(&tenant).await) });
     }
 
-    fn load_tenant(&mut self, tenant: String) {
+    pub(super) fn load_tenant(&mut self, tenant: String) {
         self.stream = None;
         self.shell.session.switch(tenant);
         self.keys.clear();
@@ -253,6 +265,7 @@ impl App {
                     self.shell.failed("creating the tenant failed", &err);
                 }
             },
+            Msg::LookedUp(result) => self.on_looked_up(result),
             Msg::Tenant { epoch, reply } if epoch == self.shell.session.epoch => {
                 self.on_reply(reply);
             }
@@ -362,6 +375,7 @@ impl App {
     fn on_live_event(&mut self, event: api::EventBody) {
         let (action, target) = (event.action.clone(), event.target_id.clone());
         self.events.push_live(event);
+        self.keys.activity_changed(&target);
         if action == "key.deleted" {
             self.keys.gone(&target, &mut self.shell);
         } else if action.starts_with("key.") && target.starts_with("key_") {
@@ -448,6 +462,10 @@ impl App {
     /// Every 250 ms: spinner, reconnect attempts, background reload.
     pub fn on_tick(&mut self) {
         self.ticks = self.ticks.wrapping_add(1);
+        if self.view == ViewId::Keys && !self.shell.dialogs.is_open() {
+            let beside = self.shell.size.0 >= layout::BESIDE;
+            self.keys.tick(beside, &self.shell);
+        }
         let session = &mut self.shell.session;
         match &mut session.connection {
             Connection::Down {
@@ -532,7 +550,7 @@ impl App {
                 let filter = zeroize::Zeroizing::new(field.text().to_owned());
                 self.apply_filter(&filter);
             }
-            Input::Command(field) => field.insert(text),
+            Input::Command(_) => self.paste_into_command(text),
             Input::None => {
                 // A paste with nothing open is a search: most often a leaked secret.
                 self.view = ViewId::Keys;
@@ -626,17 +644,13 @@ impl App {
         self.shell.status = None;
     }
 
+    /// Applies `filter` to the current view; a secret in it is taken out
+    /// and looked up instead (see `lookup`).
     fn apply_filter(&mut self, filter: &str) {
+        let filter = self.spot_secret(filter);
+        let filter = filter.as_str();
         match self.view {
-            ViewId::Keys => {
-                let shown = self.keys.set_filter(filter, &mut self.shell);
-                // A pasted secret is replaced by its start at once.
-                if shown != filter {
-                    if let Input::Filter(field) = &mut self.input {
-                        field.set(&shown);
-                    }
-                }
-            }
+            ViewId::Keys => self.keys.set_filter(filter, &mut self.shell),
             ViewId::Events => self.events.set_filter(filter),
             ViewId::Settings => self.settings.set_filter(filter, &self.shell.session),
             ViewId::Users => self.users.set_filter(filter, &self.shell.session),
@@ -669,12 +683,16 @@ impl App {
             return;
         };
         match key.code {
-            KeyCode::Esc => self.input = Input::None,
+            KeyCode::Esc => {
+                self.input = Input::None;
+                self.command_secret = None;
+            }
             KeyCode::Backspace if field.text().is_empty() => self.input = Input::None,
             KeyCode::Enter => {
                 let line = field.text().trim().to_owned();
                 self.input = Input::None;
                 self.run_command_line(&line);
+                self.command_secret = None;
             }
             KeyCode::Tab => {
                 let typed = field.text().to_owned();
@@ -711,6 +729,11 @@ impl App {
             Command::Help => self.shell.dialogs.open(Dialog::Help { scroll: 0 }),
             Command::Tenant(Some(name)) => self.switch_tenant(name),
             Command::Tenant(None) => super::tenants::open_picker(&mut self.shell),
+            Command::Lookup(typed) => self.lookup_command(typed),
+            Command::Revoke(filter) => {
+                self.view = ViewId::Keys;
+                self.keys.revoke_by_filter(filter, &mut self.shell);
+            }
             Command::Nothing => {}
             Command::Unknown => self.shell.error(format!(
                 "unknown command {:?}; try :tenant [NAME], :help or :q",
@@ -795,6 +818,7 @@ impl App {
                 super::tenants::open_form(&mut self.shell)
             }
             PickerPurpose::Tenant => self.switch_tenant(value),
+            PickerPurpose::Rotate => self.keys.grace_chosen(value, &mut self.shell),
             PickerPurpose::Sort => {
                 if let Some(column) = SortColumn::from_label(value) {
                     self.keys.sort_by(column, &mut self.shell);
@@ -814,6 +838,10 @@ impl App {
             return;
         }
         match &form.purpose {
+            Purpose::RotateKey { id, name } => {
+                let (id, name) = (id.clone(), name.clone());
+                super::views::keys::form::submit_rotate(&mut form, id, name, &mut self.shell);
+            }
             Purpose::AddKey | Purpose::DuplicateKey { .. } => {
                 super::views::keys::form::submit(&mut form, None, &self.shell);
             }

@@ -1,9 +1,10 @@
-//! The command line (`:`): `:tenant [NAME]`, `:help`, `:q`, with Tab
-//! completion of the command and of tenant names.
+//! The command line (`:`): `:tenant [NAME]`, `:lookup SECRET`, `:revoke
+//! FILTER`, `:help`, `:q`, with Tab completion of the command and of tenant
+//! names.
 
 use crate::api;
 
-const COMMANDS: [&str; 4] = ["tenant", "help", "quit", "q"];
+const COMMANDS: [&str; 6] = ["tenant", "lookup", "revoke", "help", "quit", "q"];
 
 /// What a typed line asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -12,6 +13,10 @@ pub enum Command<'a> {
     Help,
     /// `:tenant NAME`, or the picker without a name.
     Tenant(Option<&'a str>),
+    /// `:lookup SECRET`: the key of a (leaked) secret, in any tenant.
+    Lookup(&'a str),
+    /// `:revoke owner=NAME …`: every key matching a filter, after a preview.
+    Revoke(&'a str),
     Nothing,
     Unknown,
 }
@@ -25,6 +30,8 @@ pub fn parse(line: &str) -> Command<'_> {
         "help" | "h" if rest.is_empty() => Command::Help,
         "tenant" | "t" if rest.is_empty() => Command::Tenant(None),
         "tenant" | "t" => Command::Tenant(Some(rest)),
+        "lookup" => Command::Lookup(rest),
+        "revoke" => Command::Revoke(rest),
         "" => Command::Nothing,
         _ => Command::Unknown,
     }

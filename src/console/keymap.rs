@@ -36,6 +36,7 @@ pub enum Action {
     CopySecret,
     CopyId,
     Regenerate,
+    EndRotation,
     ToggleDisabled,
     Revoke,
     Delete,
@@ -210,11 +211,23 @@ pub const BINDINGS: &[Binding] = &[
         &[key('R')],
         Action::Regenerate,
         words(
-            "Regenerate",
-            "Regen",
-            "new secret; the old one stops working at once",
+            "Rotate",
+            "Rot",
+            "new secret; the old one keeps working for a grace you pick",
         ),
         Toolbar,
+        true,
+    ),
+    bind(
+        Keys,
+        &[key('E')],
+        Action::EndRotation,
+        words(
+            "End rotation",
+            "End",
+            "end a rotation now: the previous secret stops working",
+        ),
+        Help,
         true,
     ),
     bind(
@@ -476,7 +489,7 @@ pub const BINDINGS: &[Binding] = &[
         words(
             ": command",
             ": cmd",
-            "command line: :tenant [NAME], :help, :q (Tab completes)",
+            "commands: :tenant :lookup :revoke :help :q (Tab completes)",
         ),
         Help,
         false,

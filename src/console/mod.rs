@@ -10,6 +10,7 @@ pub mod command_line;
 pub mod dialog;
 pub mod keymap;
 pub mod layout;
+pub mod lookup;
 pub mod net;
 pub mod render;
 pub mod session;
@@ -170,7 +171,7 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => app.on_key(key),
                 Some(Ok(Event::Mouse(mouse))) => app.on_mouse(mouse),
                 Some(Ok(Event::Resize(width, height))) => app.on_resize(width, height),
-                Some(Ok(Event::Paste(text))) => app.on_paste(&text),
+                Some(Ok(Event::Paste(text))) => app.on_paste(&zeroize::Zeroizing::new(text)),
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return Err(err.into()),
                 None => break,

@@ -21,6 +21,8 @@ pub enum Msg {
     Me(ClientResult<api::Me>),
     /// A tenant was created (from the tenant picker).
     TenantCreated(ClientResult<api::TenantBody>),
+    /// `POST /v1/keys/lookup`: the key of a pasted secret, in any tenant.
+    LookedUp(ClientResult<api::LookupResult>),
     /// A reply about one tenant, asked while `epoch` was current.
     Tenant { epoch: u64, reply: Reply },
 }
@@ -61,6 +63,17 @@ pub enum Reply {
         hidden: usize,
         results: Vec<(String, ClientResult<api::Key>)>,
     },
+    /// `:revoke FILTER`'s dry run: what would be revoked and refused.
+    RevokePreview {
+        what: String,
+        result: ClientResult<api::BulkRevokeResult>,
+    },
+    /// Several keys revoked in one request: (id, name) of each asked for.
+    BulkRevoked {
+        hidden: usize,
+        names: Vec<(String, String)>,
+        result: ClientResult<api::BulkRevokeResult>,
+    },
     SettingsSaved(ClientResult<api::Settings>),
     /// The settings as they are now, after a save was refused as stale.
     SettingsCurrent(ClientResult<api::Settings>),
@@ -75,6 +88,16 @@ pub enum Reply {
     Stream {
         live: bool,
         reason: Option<String>,
+    },
+    /// The selected key's verifications over 24 h, for the detail's sparkline.
+    KeyUsage {
+        id: String,
+        result: ClientResult<api::UsageHistory>,
+    },
+    /// The selected key's last audit events, for the detail.
+    KeyEvents {
+        id: String,
+        result: ClientResult<api::EventList>,
     },
     /// A key read again after an event named it (`Err` 404: it is gone).
     KeyRefreshed {

@@ -380,6 +380,52 @@ pub fn grace_period(seconds: u32) -> Result<Duration, Refusal> {
     Ok(Duration::seconds(i64::from(seconds)))
 }
 
+/// A grace as people write it, `90m`, `6h`, `3d`, `1h30m` or `45s` (units
+/// s, m, h, d; `0` alone is no grace), in seconds; at most 7 days. The
+/// console's custom rotation and the CLI's `--grace` read it.
+pub fn parse_grace(text: &str) -> Result<u32, String> {
+    let text = text.trim().to_lowercase();
+    if text == "0" {
+        return Ok(0);
+    }
+    if text.is_empty() {
+        return Err("a duration such as 90m, 6h or 3d".to_owned());
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.chars().filter(|c| !c.is_whitespace()) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit: u64 = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => {
+                return Err(format!(
+                    "{c:?} is not a unit: use s, m, h or d (90m, 6h, 3d)"
+                ));
+            }
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| "a number before each unit (90m, 6h, 3d)".to_owned())?;
+        digits.clear();
+        total = total.saturating_add(n.saturating_mul(unit));
+    }
+    if !digits.is_empty() {
+        return Err(format!(
+            "add a unit to {digits}: s, m, h or d (90m, 6h, 3d)"
+        ));
+    }
+    match u32::try_from(total) {
+        Ok(seconds) if seconds <= MAX_GRACE_SECONDS => Ok(seconds),
+        _ => Err("at most 7 days (7d)".to_owned()),
+    }
+}
+
 /// Which of a key's secrets a presented one is ([`ApiKey::which_secret`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhichSecret {
@@ -1340,6 +1386,21 @@ pub(crate) mod tests {
     fn a_grace_is_at_most_seven_days_and_an_ended_one_is_tidied_away() {
         assert_eq!(grace_period(0).unwrap(), Duration::zero());
         assert_eq!(grace_period(604_800).unwrap(), Duration::days(7));
+    }
+
+    #[test]
+    fn a_grace_is_read_as_people_write_it() {
+        assert_eq!(parse_grace("90m"), Ok(5400));
+        assert_eq!(parse_grace(" 1h30m "), Ok(5400));
+        assert_eq!(parse_grace("3D"), Ok(259_200));
+        assert_eq!(parse_grace("7d"), Ok(MAX_GRACE_SECONDS));
+        assert_eq!(parse_grace("0"), Ok(0));
+        assert!(parse_grace("7d1s").unwrap_err().contains("7 days"));
+        assert!(parse_grace("90").unwrap_err().contains("unit"));
+        assert!(parse_grace("abc").unwrap_err().contains("unit"));
+        assert!(parse_grace("h").unwrap_err().contains("number"));
+        assert!(parse_grace("").is_err());
+        assert!(parse_grace("99999999999999999999d").is_err());
         assert_eq!(grace_period(604_801).unwrap_err().code, "VALIDATION_FAILED");
         let settings = enabled();
         let now = Utc::now();

@@ -7,6 +7,7 @@
 mod actions;
 mod admin;
 mod habits;
+mod incident;
 mod live;
 mod pty;
 mod reconnect;

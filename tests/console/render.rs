@@ -861,3 +861,119 @@ async fn the_users_view_without_colour() {
     let row = u16::try_from(row).unwrap();
     assert!(buffer[(5, row)].modifier.contains(Modifier::REVERSED));
 }
+
+/// A day of usage in 15-minute buckets: a daily wave of successes, and a
+/// burst of failures in the last two hours.
+fn usage_day() -> api::UsageHistory {
+    let buckets = (0..96)
+        .map(|i: i64| {
+            let wave: [u64; 12] = [2, 5, 9, 14, 20, 26, 30, 26, 20, 14, 9, 5];
+            let valid = wave[usize::try_from(i).unwrap() % wave.len()] * 10;
+            let mut failed = std::collections::BTreeMap::new();
+            if i >= 88 {
+                failed.insert("REVOKED".to_owned(), 40 + 15 * (i - 88).unsigned_abs());
+            }
+            api::UsageBucketBody {
+                start: now() - Duration::minutes(15 * (95 - i)),
+                valid,
+                failed,
+            }
+        })
+        .collect();
+    api::UsageHistory {
+        window: "24h".to_owned(),
+        bucket_seconds: 900,
+        buckets,
+    }
+}
+
+/// SPEC §4 / issue 7: the detail of a rotating, suspicious key with its 24 h
+/// sparkline and last events, zoomed at both sizes.
+#[tokio::test]
+async fn the_detail_shows_rotation_suspicion_a_sparkline_and_the_last_events() {
+    let mut keys = keys();
+    let billing = keys.iter_mut().find(|k| k.name == "billing-sync").unwrap();
+    billing.rotating_until = Some(now() + Duration::minutes(45));
+    billing.suspicious = Some(api::Suspicion {
+        reason: "failures dominate: 410 of 770 verifications in the last hour failed (53%)"
+            .to_owned(),
+    });
+    let id = billing.id.clone();
+    let mut screens = Vec::new();
+    for (width, height) in SIZES {
+        let mut console = console_with(keys.clone());
+        console.app.on_resize(width, height);
+        console.select("billing-sync");
+        console.press(KeyCode::Enter);
+        console.app.on_tick();
+        console.app.on_tick();
+        console.discard_requests().await;
+        console.deliver(Reply::KeyUsage {
+            id: id.clone(),
+            result: Ok(usage_day()),
+        });
+        console.deliver(Reply::KeyEvents {
+            id: id.clone(),
+            result: Ok(api::EventList {
+                items: events()
+                    .into_iter()
+                    .filter(|e| e.target_name == "billing-sync")
+                    .collect(),
+                next_cursor: None,
+            }),
+        });
+        let terminal = console.draw(width, height);
+        insta::assert_snapshot!(format!("activity_{width}x{height}"), terminal.backend());
+        screens.push(screen_text(&terminal));
+        if height == 24 {
+            // What does not fit is reached with j, not lost.
+            assert!(!screens[1].contains("nightly settlement"));
+            for _ in 0..10 {
+                console.char('j');
+            }
+            let scrolled = console.screen(width, height);
+            assert!(scrolled.contains("nightly settlement"), "{scrolled}");
+            assert!(console.app.keys.zoomed, "j stays in the detail");
+        }
+    }
+    for screen in &screens {
+        for shown in [
+            "rotating",
+            "old secret valid until 2025-06-02 12:45 UTC (in 45m)",
+            "⚠ failures dominate",
+            "ok 24h",
+            "failed 24h",
+        ] {
+            assert!(screen.contains(shown), "{shown} missing:\n{screen}");
+        }
+    }
+    assert!(
+        screens[0].contains("key.secret_revealed by ana"),
+        "{}",
+        screens[0]
+    );
+    // The list marks the key, and says it is rotating.
+    let mut console = console_with(keys);
+    let list = console.screen(80, 24);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("⚠ billing-sync") && l.contains("rot 45m")),
+        "{list}"
+    );
+}
+
+/// Issue 7: `R` offers the grace before anything happens.
+#[tokio::test]
+async fn rotating_offers_a_grace_first() {
+    let screens = shots("rotate_picker", |c| {
+        c.select("billing-sync");
+        c.char('R');
+    })
+    .await;
+    for screen in screens {
+        for choice in ["now", "1 hour", "24 hours", "7 days", "custom…"] {
+            assert!(screen.contains(choice), "{choice} missing:\n{screen}");
+        }
+        assert!(screen.contains("Rotate billing-sync"), "{screen}");
+    }
+}

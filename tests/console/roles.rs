@@ -290,10 +290,18 @@ impl World {
                 assert_eq!(events[0], "key.secret_revealed", "{context}");
             }
             'R' => {
-                self.confirm().await;
+                // The grace picker opens on 24 hours: Enter rotates with it, no question.
+                assert!(
+                    matches!(self.console.dialog(), Some(Dialog::Picker(_))),
+                    "{context}: no grace picker"
+                );
+                self.console.press(KeyCode::Enter);
                 let secret = self.close_secret().await;
-                assert_ne!(self.acme.server.verify_code(&key.secret).await, "VALID");
+                let old = self.acme.server.verify_code(&key.secret).await;
+                assert_eq!(old, "VALID", "{context}: the old secret works in the grace");
                 assert_eq!(self.acme.server.verify_code(&secret).await, "VALID");
+                let (_, stored) = self.acme.server.key(TENANT, &key.id).await;
+                assert!(stored["rotating_until"].is_string(), "{context}: {stored}");
             }
             'd' => {
                 self.console.settle().await;

@@ -19,11 +19,25 @@ use crate::domain::text::strip_control as clean;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purpose {
     AddKey,
-    EditKey { id: String, version: i64 },
-    DuplicateKey { id: String },
-    Settings { version: i64 },
+    EditKey {
+        id: String,
+        version: i64,
+    },
+    DuplicateKey {
+        id: String,
+    },
+    /// A rotation with a grace typed in ("custom…" in the rotate picker).
+    RotateKey {
+        id: String,
+        name: String,
+    },
+    Settings {
+        version: i64,
+    },
     CreateUser,
-    EditUser { id: String },
+    EditUser {
+        id: String,
+    },
     CreateTenant,
 }
 

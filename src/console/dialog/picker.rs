@@ -17,6 +17,8 @@ use crate::domain::text::strip_control as clean;
 pub enum PickerPurpose {
     Tenant,
     Sort,
+    /// How long a rotated key's old secret keeps working (`R`).
+    Rotate,
 }
 
 /// The value of the picker's "create a tenant" entry.

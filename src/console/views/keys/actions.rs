@@ -6,11 +6,14 @@ use super::{KeysView, NAMES_SHOWN, Pending, form};
 use crate::api;
 use crate::client::ClientResult;
 use crate::console::dialog::confirm::{Confirm, name_list};
+use crate::console::dialog::picker::{Item, Picker, PickerPurpose};
 use crate::console::dialog::{Confirmed, Dialog};
 use crate::console::keymap::Action;
+use crate::console::layout::stamp;
 use crate::console::net::Reply;
 use crate::console::shell::Shell;
 use crate::domain::KeyStatus;
+use crate::domain::policy::KeyAction;
 use crate::domain::text::strip_control as clean;
 
 impl KeysView {
@@ -57,16 +60,26 @@ impl KeysView {
             Action::ToggleDisabled => self.toggle_disabled(key, shell),
             Action::Regenerate => {
                 if let Some(key) = key {
+                    self.offer_rotation(key, shell);
+                }
+            }
+            Action::EndRotation => {
+                if let Some(key) = key {
                     let name = clean(&key.name);
+                    let until = key
+                        .rotating_until
+                        .map(|at| format!(" (it would work until {})", stamp(at)))
+                        .unwrap_or_default();
                     confirm(
                         shell,
-                        format!("Regenerate {name}?"),
+                        format!("End the rotation of {name}?"),
                         vec![
-                            format!("{name} gets a new secret, shown once."),
-                            "Its current secret stops working at once, everywhere.".to_owned(),
+                            format!("The previous secret of {name} stops working at once{until}."),
+                            "Services still sending it start failing; the new secret is unchanged."
+                                .to_owned(),
                         ],
-                        "Regenerate",
-                        Pending::Regenerate(key.id, key.name),
+                        "End rotation",
+                        Pending::EndRotation(key.id, key.name),
                     );
                 }
             }
@@ -104,14 +117,28 @@ impl KeysView {
             send_set_disabled(disable, vec![(key.id, key.name)], 0, shell);
             return;
         }
-        let targets = self.targets();
         // Marks of mixed statuses: disable unless every marked key is disabled.
         let disable = !self
             .keys
             .iter()
             .filter(|k| self.marked.contains(&k.id))
             .all(|k| k.status == KeyStatus::Disabled);
+        let action = if disable {
+            KeyAction::Disable
+        } else {
+            KeyAction::Enable
+        };
+        let (targets, refused) = self.split_targets(action, &shell.session);
         let verb = if disable { "Disable" } else { "Enable" };
+        if targets.is_empty() {
+            shell.error(format!(
+                "none of the {} marked keys can be {}d: {}",
+                refused.len(),
+                verb.to_lowercase(),
+                refused.first().map_or("", |(_, why)| why.as_str())
+            ));
+            return;
+        }
         let names: Vec<String> = targets.iter().map(|(_, n)| n.clone()).collect();
         let mut lines = vec![format!("{}.", name_list(&names, NAMES_SHOWN))];
         let hidden = self.hidden_count(&targets);
@@ -125,6 +152,10 @@ impl KeysView {
         } else {
             "They verify again.".to_owned()
         });
+        lines.extend(refusal_lines(
+            &refused,
+            if disable { "disabled" } else { "enabled" },
+        ));
         confirm(
             shell,
             format!("{verb} {} keys?", targets.len()),
@@ -135,9 +166,27 @@ impl KeysView {
     }
 
     pub(super) fn confirm_revoke(&mut self, shell: &mut Shell) {
-        let targets = self.targets();
+        let (targets, refused) = if self.marked.is_empty() {
+            (self.targets(), Vec::new())
+        } else {
+            self.split_targets(KeyAction::Revoke, &shell.session)
+        };
         if targets.is_empty() {
-            shell.error("no key selected");
+            match refused.first() {
+                Some((_, why)) => shell.error(format!(
+                    "none of the {} marked keys can be revoked: {why}",
+                    refused.len()
+                )),
+                None => shell.error("no key selected"),
+            }
+            return;
+        }
+        if targets.len() > api::BULK_REVOKE_MAX {
+            shell.error(format!(
+                "{} keys marked; one revoke takes at most {}",
+                targets.len(),
+                api::BULK_REVOKE_MAX
+            ));
             return;
         }
         let hidden = self.hidden_count(&targets);
@@ -164,8 +213,169 @@ impl KeysView {
                 "{hidden} of them are hidden by the current filter."
             ));
         }
+        lines.extend(refusal_lines(&refused, "revoked"));
         lines.push("Revocation cannot be undone.".to_owned());
         confirm(shell, title, lines, "Revoke", Pending::Revoke(targets));
+    }
+
+    /// `:revoke owner=NAME …`: asks the server which keys match (a dry
+    /// run, so keys not loaded yet count too), then confirms with their
+    /// names and the refusals before anything is revoked.
+    pub fn revoke_by_filter(&mut self, typed: &str, shell: &mut Shell) {
+        let filter = match parse_revoke_filter(typed) {
+            Ok(filter) => filter,
+            Err(message) => {
+                shell.error(message);
+                return;
+            }
+        };
+        if shell.session.readonly {
+            shell.error("read-only session");
+            return;
+        }
+        if let Some(reason) = shell.session.not_ready() {
+            shell.error(reason);
+            return;
+        }
+        let what = typed.trim().to_owned();
+        shell.info(format!("finding the keys matching {what}…"));
+        shell.request(move |client, tenant| async move {
+            let body = api::BulkRevoke {
+                filter: Some(filter),
+                dry_run: true,
+                ..Default::default()
+            };
+            Reply::RevokePreview {
+                what,
+                result: client.bulk_revoke(&tenant, &body).await,
+            }
+        });
+    }
+
+    /// The dry run of `:revoke`: a question naming what would be revoked
+    /// and what would be refused (Cancel has the focus).
+    pub(super) fn on_revoke_preview(
+        &mut self,
+        what: &str,
+        result: ClientResult<api::BulkRevokeResult>,
+        shell: &mut Shell,
+    ) {
+        let preview = match result {
+            Ok(preview) => preview,
+            Err(err) => {
+                shell.failed(&format!("finding the keys matching {what} failed"), &err);
+                return;
+            }
+        };
+        let name_of =
+            |item: &api::BulkRevokeItem| item.name.clone().unwrap_or_else(|| item.id.clone());
+        let targets: Vec<(String, String)> = preview
+            .results
+            .iter()
+            .filter(|item| item.outcome == api::BulkOutcome::WouldRevoke)
+            .map(|item| (item.id.clone(), name_of(item)))
+            .collect();
+        let refused: Vec<(String, String)> = preview
+            .results
+            .iter()
+            .filter(|item| item.outcome == api::BulkOutcome::Refused)
+            .map(|item| (name_of(item), item.detail.clone().unwrap_or_default()))
+            .collect();
+        if targets.is_empty() {
+            if refused.is_empty() {
+                shell.info(format!("no key matches {what}; nothing to revoke"));
+            } else {
+                shell.error(format!(
+                    "{} keys match {what}, but none can be revoked",
+                    refused.len()
+                ));
+                let mut lines = vec![
+                    format!("{} keys match {what}:", refused.len()),
+                    String::new(),
+                ];
+                lines.extend(
+                    refused
+                        .iter()
+                        .map(|(name, why)| format!("{}: {why}", clean(name))),
+                );
+                shell.report("Nothing to revoke", lines);
+            }
+            return;
+        }
+        let names: Vec<String> = targets.iter().map(|(_, n)| n.clone()).collect();
+        let mut lines = vec![
+            format!("{} keys match {what}:", targets.len() + refused.len()),
+            format!("{}.", name_list(&names, NAMES_SHOWN)),
+            format!("{} keys stop working at once, everywhere.", targets.len()),
+        ];
+        lines.extend(refusal_lines(&refused, "revoked"));
+        lines.push("Revocation cannot be undone.".to_owned());
+        let n = targets.len();
+        confirm(
+            shell,
+            format!("Revoke {n} {}?", if n == 1 { "key" } else { "keys" }),
+            lines,
+            "Revoke",
+            Pending::Revoke(targets),
+        );
+    }
+
+    /// The answer of a bulk revoke: each revoked key's row is updated, each
+    /// refusal said with its reason.
+    pub(super) fn on_bulk_revoked(
+        &mut self,
+        hidden: usize,
+        names: &[(String, String)],
+        result: ClientResult<api::BulkRevokeResult>,
+        shell: &mut Shell,
+    ) {
+        let done = match result {
+            Ok(done) => done,
+            Err(err) => {
+                shell.failed(
+                    &format!("revoking {} keys failed; none was revoked", names.len()),
+                    &err,
+                );
+                return;
+            }
+        };
+        let now = shell.now();
+        let me = shell.session.me.as_ref().map(|me| me.user.clone());
+        let mut results = Vec::with_capacity(done.results.len());
+        for item in done.results {
+            let name = item
+                .name
+                .clone()
+                .or_else(|| {
+                    names
+                        .iter()
+                        .find(|(id, _)| *id == item.id)
+                        .map(|(_, n)| n.clone())
+                })
+                .unwrap_or_else(|| item.id.clone());
+            self.marked.remove(&item.id);
+            if item.outcome == api::BulkOutcome::Revoked {
+                if let Some(key) = self.keys.iter_mut().find(|k| k.id == item.id) {
+                    key.status = KeyStatus::Revoked;
+                    key.revoked_at = Some(now);
+                    key.rotating_until = None;
+                    if let Some(me) = &me {
+                        key.revoked_by = Some(crate::domain::UserRef {
+                            id: crate::domain::UserId::from_trusted(me.id.clone()),
+                            name: me.name.clone(),
+                        });
+                    }
+                }
+                results.push((name, Ok(())));
+            } else {
+                results.push((
+                    name,
+                    Err(item.detail.unwrap_or_else(|| item.code.unwrap_or_default())),
+                ));
+            }
+        }
+        self.reindex(shell);
+        report_bulk("revoked", hidden, results, shell);
     }
 
     /// A confirmed action: send it.
@@ -178,12 +388,13 @@ impl KeysView {
                     Reply::KeyDeleted { id, name, result }
                 });
             }
-            Pending::Regenerate(id, name) => {
-                shell.info(format!("regenerating {}…", clean(&name)));
+            Pending::Regenerate(id, name) => send_rotation(id, name, 0, shell),
+            Pending::EndRotation(id, name) => {
+                shell.info(format!("ending the rotation of {}…", clean(&name)));
                 shell.request(move |client, tenant| async move {
-                    Reply::SecretIssued {
-                        verb: "regenerated",
-                        result: client.regenerate_key(&tenant, &id).await,
+                    Reply::KeyUpdated {
+                        verb: "ended the rotation of",
+                        result: client.end_rotation(&tenant, &id).await,
                         name,
                     }
                 });
@@ -194,7 +405,9 @@ impl KeysView {
             }
             Pending::Revoke(targets) => {
                 let hidden = self.hidden_count(&targets);
-                if let [(id, name)] = targets.as_slice() {
+                if let [(id, name)] = targets.as_slice()
+                    && self.marked.is_empty()
+                {
                     let (id, name) = (id.clone(), name.clone());
                     shell.info(format!("revoking {}…", clean(&name)));
                     shell.request(move |client, tenant| async move {
@@ -207,20 +420,100 @@ impl KeysView {
                 } else {
                     shell.info(format!("revoking {} keys…", targets.len()));
                     shell.request(move |client, tenant| async move {
-                        let mut results = Vec::with_capacity(targets.len());
-                        for (id, name) in targets {
-                            results.push((name, client.revoke_key(&tenant, &id).await));
-                        }
-                        Reply::Bulk {
-                            verb: "revoked",
+                        let body = api::BulkRevoke {
+                            ids: Some(targets.iter().map(|(id, _)| id.clone()).collect()),
+                            ..Default::default()
+                        };
+                        Reply::BulkRevoked {
                             hidden,
-                            results,
+                            result: client.bulk_revoke(&tenant, &body).await,
+                            names: targets,
                         }
                     });
                 }
             }
         }
     }
+}
+
+/// The choices `R` offers: how long the old secret keeps working.
+pub const GRACE_CHOICES: [(&str, &str, &str); 5] = [
+    ("0", "now", "the old secret stops at once (asks first)"),
+    ("3600", "1 hour", "both secrets work for an hour"),
+    ("86400", "24 hours", "both secrets work for a day"),
+    ("604800", "7 days", "both secrets work for a week"),
+    (
+        CUSTOM_GRACE,
+        "custom…",
+        "any grace up to 7 days: 90m, 6h, 3d",
+    ),
+];
+/// The value of the "custom…" choice.
+pub const CUSTOM_GRACE: &str = "custom";
+
+impl KeysView {
+    /// `R`: how long should the old secret keep working? A grace keeps
+    /// every running service up while the new secret is rolled out.
+    fn offer_rotation(&mut self, key: api::Key, shell: &mut Shell) {
+        let items = GRACE_CHOICES
+            .iter()
+            .map(|(value, label, detail)| Item {
+                value: (*value).to_owned(),
+                label: (*label).to_owned(),
+                detail: (*detail).to_owned(),
+            })
+            .collect();
+        let title = format!("Rotate {}: old secret works for", clean(&key.name));
+        self.rotating = Some((key.id, key.name));
+        shell.dialogs.open(Dialog::Picker(Picker::new(
+            title,
+            PickerPurpose::Rotate,
+            items,
+            Some("86400"),
+        )));
+    }
+
+    /// A grace chosen in the rotate picker: "now" asks first, "custom…"
+    /// opens a form, the others rotate at once (nothing stops working).
+    pub fn grace_chosen(&mut self, value: &str, shell: &mut Shell) {
+        let Some((id, name)) = self.rotating.take() else {
+            return;
+        };
+        match value {
+            "0" => {
+                let clean_name = clean(&name);
+                confirm(
+                    shell,
+                    format!("Rotate {clean_name} now?"),
+                    vec![
+                        format!("{clean_name} gets a new secret, shown once."),
+                        "Its current secret stops working at once, everywhere.".to_owned(),
+                        "(A grace keeps both working while services move: R again.)".to_owned(),
+                    ],
+                    "Rotate now",
+                    Pending::Regenerate(id, name),
+                );
+            }
+            CUSTOM_GRACE => form::open_rotate(&id, &name, shell),
+            seconds => {
+                if let Ok(grace) = seconds.parse() {
+                    send_rotation(id, name, grace, shell);
+                }
+            }
+        }
+    }
+}
+
+/// Sends a rotation with `grace` seconds for the old secret (0: none).
+pub(super) fn send_rotation(id: String, name: String, grace: u32, shell: &mut Shell) {
+    shell.info(format!("rotating {}…", clean(&name)));
+    shell.request(move |client, tenant| async move {
+        Reply::SecretIssued {
+            verb: "rotated",
+            result: client.rotate_key(&tenant, &id, grace).await,
+            name,
+        }
+    });
 }
 
 fn confirm(
@@ -286,6 +579,8 @@ pub(super) fn verb_ing(verb: &str) -> String {
         "created" => "creating".to_owned(),
         "duplicated" => "duplicating".to_owned(),
         "regenerated" => "regenerating".to_owned(),
+        "rotated" => "rotating".to_owned(),
+        "ended the rotation of" => "ending the rotation of".to_owned(),
         "revoked" => "revoking".to_owned(),
         "disabled" => "disabling".to_owned(),
         "enabled" => "enabling".to_owned(),
@@ -296,10 +591,10 @@ pub(super) fn verb_ing(verb: &str) -> String {
 
 /// A bulk action's outcome: a line when all went well, else each refusal
 /// with its reason in a dialog.
-pub(super) fn report_bulk(
+pub(super) fn report_bulk<T, E: std::fmt::Display>(
     verb: &'static str,
     hidden: usize,
-    results: Vec<(String, ClientResult<api::Key>)>,
+    results: Vec<(String, Result<T, E>)>,
     shell: &mut Shell,
 ) {
     let total = results.len();
@@ -334,6 +629,69 @@ pub(super) fn report_bulk(
         format!("{}: some keys were refused", capitalized(verb_ing(verb))),
         lines,
     );
+}
+
+/// "2 more match but would be refused:" and each with its reason (a few).
+fn refusal_lines(refused: &[(String, String)], done: &str) -> Vec<String> {
+    const SHOWN: usize = 3;
+    if refused.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![format!(
+        "{} {} not be {done} (left as they are):",
+        refused.len(),
+        if refused.len() == 1 {
+            "key will"
+        } else {
+            "keys will"
+        },
+    )];
+    lines.extend(
+        refused
+            .iter()
+            .take(SHOWN)
+            .map(|(name, why)| format!("  {}: {why}", clean(name))),
+    );
+    if refused.len() > SHOWN {
+        lines.push(format!("  and {} more", refused.len() - SHOWN));
+    }
+    lines
+}
+
+/// `owner=bo status:active scope=billing:read`: the server-side filter of
+/// `:revoke`. Keys: owner, created_by (or by), scope, name (or q), status.
+fn parse_revoke_filter(typed: &str) -> Result<api::BulkRevokeFilter, String> {
+    const USAGE: &str = ":revoke needs a filter: owner=NAME, by=NAME (creator), scope=SCOPE, name=TEXT, status=STATUS";
+    let mut filter = api::BulkRevokeFilter::default();
+    let mut any = false;
+    for word in typed.split_whitespace() {
+        let Some((field, value)) = word.split_once(['=', ':']).filter(|(_, v)| !v.is_empty())
+        else {
+            return Err(format!("{USAGE} (not {:?})", clean(word)));
+        };
+        let value = value.to_owned();
+        match field {
+            "owner" => filter.owner = Some(value),
+            "by" | "created_by" | "created-by" | "creator" => filter.created_by = Some(value),
+            "scope" => filter.scope = Some(value),
+            "name" | "q" => filter.q = Some(value),
+            "status" => {
+                filter.status = Some(crate::domain::KeyStatus::parse(&value).ok_or_else(|| {
+                    format!(
+                        "no status {:?}: active, disabled, expired or revoked",
+                        clean(&value)
+                    )
+                })?);
+            }
+            _ => return Err(format!("{USAGE} (not {:?})", clean(field))),
+        }
+        any = true;
+    }
+    if any {
+        Ok(filter)
+    } else {
+        Err(USAGE.to_owned())
+    }
 }
 
 fn capitalized(word: String) -> String {

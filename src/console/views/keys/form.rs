@@ -165,6 +165,34 @@ pub fn open_duplicate(key: &api::Key, shell: &mut Shell) {
     shell.dialogs.open(Dialog::Form(Box::new(form)));
 }
 
+/// "custom…" in the rotate picker: a grace typed in.
+pub fn open_rotate(id: &str, name: &str, shell: &mut Shell) {
+    let form = Form::new(
+        format!("Rotate {}", clean(name)),
+        Purpose::RotateKey {
+            id: id.to_owned(),
+            name: name.to_owned(),
+        },
+        vec![
+            Field::text("grace", "old secret works for", "", 20)
+                .hint("90m, 6h, 3d or 1h30m; at most 7d; 0: it stops at once"),
+        ],
+    );
+    shell.dialogs.open(Dialog::Form(Box::new(form)));
+}
+
+/// Sends the custom rotation; a duration that cannot be read stays in the form.
+pub fn submit_rotate(form: &mut Form, id: String, name: String, shell: &mut Shell) {
+    match crate::domain::key::parse_grace(&form.text("grace")) {
+        Ok(grace) => {
+            form.error = None;
+            form.submitting = true;
+            super::actions::send_rotation(id, name, grace, shell);
+        }
+        Err(reason) => form.refuse("grace", reason),
+    }
+}
+
 /// Validates the open key form and sends it; a refusal stays in the form.
 pub fn submit(form: &mut Form, original: Option<&api::Key>, shell: &Shell) {
     let name = form.text("name");

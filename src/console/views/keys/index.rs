@@ -8,7 +8,8 @@
 //!
 //! The filter is words, all of which must match: plain text (in name, ID,
 //! owner or start), `field:value` for one field (`status:active`,
-//! `owner:bo`, `name:`, `id:`, `start:`), and `-` before either to exclude
+//! `owner:bo`, `name:`, `id:`, `start:`), `is:rotating` and
+//! `is:suspicious`, and `-` before any of them to exclude
 //! (`-status:revoked`).
 
 use std::cmp::{Ordering, Reverse};
@@ -31,10 +32,12 @@ pub enum SortColumn {
     Expires,
     /// Highest 24 h error rate first; keys without traffic last.
     ErrorRate,
+    /// Most verifications in 24 h first.
+    Volume,
 }
 
 impl SortColumn {
-    pub const ALL: [SortColumn; 7] = [
+    pub const ALL: [SortColumn; 8] = [
         SortColumn::Status,
         SortColumn::Name,
         SortColumn::Owner,
@@ -42,6 +45,7 @@ impl SortColumn {
         SortColumn::LastUsed,
         SortColumn::Expires,
         SortColumn::ErrorRate,
+        SortColumn::Volume,
     ];
 
     #[must_use]
@@ -60,6 +64,7 @@ impl SortColumn {
             SortColumn::LastUsed => "last used",
             SortColumn::Expires => "expires",
             SortColumn::ErrorRate => "error rate",
+            SortColumn::Volume => "24h volume",
         }
     }
 
@@ -96,6 +101,8 @@ enum SortKey<'a> {
     Expires(bool, Option<DateTime<Utc>>, &'a str),
     /// Highest rate first (in millionths); no traffic last.
     Rate(bool, Reverse<u64>, &'a str),
+    /// Most first.
+    Count(Reverse<u64>, Reverse<&'a str>),
 }
 
 /// The natural order of a column: newest or most recent first for times,
@@ -119,6 +126,10 @@ fn sort_key<'a>(column: SortColumn, key: &'a Key, haystack: &'a str) -> SortKey<
             let millionths = rate.map_or(0, |r| (r * 1_000_000.0) as u64);
             SortKey::Rate(rate.is_none(), Reverse(millionths), id)
         }
+        SortColumn::Volume => SortKey::Count(
+            Reverse(key.usage_24h.valid + key.usage_24h.failed),
+            Reverse(id),
+        ),
     }
 }
 
@@ -141,6 +152,8 @@ enum Field {
     Owner,
     Start,
     Status,
+    /// `is:rotating`, `is:suspicious`.
+    Is,
 }
 
 /// One word of the filter.
@@ -163,6 +176,7 @@ impl Term {
             Some(("name", v)) => (Field::Name, v),
             Some(("id", v)) => (Field::Id, v),
             Some(("start", v)) => (Field::Start, v),
+            Some(("is", v)) => (Field::Is, v),
             _ => (Field::Any, rest),
         };
         Self {
@@ -180,6 +194,10 @@ impl Term {
             Field::Owner => part(haystack, 2).contains(&self.needle),
             Field::Start => part(haystack, 3).contains(&self.needle),
             Field::Status => key.status.as_str().starts_with(&self.needle),
+            Field::Is => {
+                ("rotating".starts_with(&self.needle) && key.rotating_until.is_some())
+                    || ("suspicious".starts_with(&self.needle) && key.suspicious.is_some())
+            }
         };
         found != self.exclude
     }

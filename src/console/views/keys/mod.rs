@@ -42,6 +42,20 @@ const LIVE_RELOAD_EVERY: Duration = Duration::from_secs(10);
 /// Names a question lists before "and N more".
 const NAMES_SHOWN: usize = 6;
 
+/// The selected key's recent activity, shown in the detail: its
+/// verifications over 24 h (the sparkline) and its last audit events.
+pub struct Activity {
+    pub id: String,
+    pub usage: Option<api::UsageHistory>,
+    pub events: Option<Vec<api::EventBody>>,
+    asked: Instant,
+}
+
+/// Activity is read again after this long, or at once when an event names the key.
+const ACTIVITY_FRESH: Duration = Duration::from_secs(60);
+/// Events the detail lists at most.
+pub const ACTIVITY_EVENTS: u32 = 8;
+
 /// A load of the tenant's keys in progress.
 #[derive(Default)]
 pub struct Loading {
@@ -52,6 +66,11 @@ pub struct Loading {
     pub total: u64,
 }
 
+/// A key an action touches: (id, name).
+pub type Target = (String, String);
+/// A key an action would be refused on: (name, reason).
+pub type Refused = (String, String);
+
 /// A key action waiting for confirmation: (id, name) of each key.
 #[derive(Debug, Clone)]
 pub enum Pending {
@@ -61,7 +80,9 @@ pub enum Pending {
         targets: Vec<(String, String)>,
     },
     Delete(String, String),
+    /// Rotate with no grace: the old secret stops at once.
     Regenerate(String, String),
+    EndRotation(String, String),
 }
 
 #[derive(Default)]
@@ -79,7 +100,39 @@ pub struct KeysView {
     pub filter: String,
     /// The detail fills the body (Enter); `q`/Esc go back.
     pub zoomed: bool,
+    /// How far the zoomed detail is scrolled (j/k there scroll it).
+    pub detail_scroll: u16,
+    /// The furthest the detail could scroll when last drawn.
+    pub detail_max_scroll: std::cell::Cell<u16>,
+    /// Keys put in the list ahead of their page (a looked-up key): the page
+    /// that brings them again is not let in twice.
+    early: BTreeSet<String>,
+    /// The key `R` asked about, while the grace picker is open.
+    rotating: Option<(String, String)>,
+    /// The selected key's activity, once the detail has shown it.
+    pub activity: Option<Activity>,
+    /// The key selected at the last tick: activity is asked for a key the
+    /// cursor rests on, not for every key it passes.
+    resting: Option<String>,
     last_reload: Option<Instant>,
+}
+
+/// Why the domain's rules refuse `action` on `key` for this session's
+/// user, or `None` when the server would allow it.
+fn refusal(key: &api::Key, action: KeyAction, session: &Session) -> Option<String> {
+    let (actor, settings) = (session.actor()?, session.domain_settings()?);
+    let owner = crate::domain::UserId::from_trusted(key.owner.id.as_str().to_owned());
+    policy::may_act_on_key(&actor, action, &settings, &owner)
+        .and_then(|()| {
+            crate::domain::key::check_key_action(
+                action,
+                key.status,
+                &settings,
+                key.secret_retrievable,
+            )
+        })
+        .err()
+        .map(|refusal| refusal.message)
 }
 
 impl KeysView {
@@ -171,9 +224,28 @@ impl KeysView {
 
     /// Makes the key at the cursor's row the selected one.
     fn select_row(&mut self) {
-        self.selected = self
+        let selected = self
             .key_at_row(self.cursor.row)
             .map(|k| (k.id.clone(), k.name.clone()));
+        if selected.as_ref().map(|s| &s.0) != self.selected.as_ref().map(|s| &s.0) {
+            self.detail_scroll = 0;
+        }
+        self.selected = selected;
+    }
+
+    /// j/k and the page keys in the zoomed detail: scroll it.
+    fn scroll_detail(&mut self, movement: Move) {
+        let max = self.detail_max_scroll.get();
+        let page = u16::try_from(self.cursor.height().max(2) - 1).unwrap_or(10);
+        let at = self.detail_scroll.min(max);
+        self.detail_scroll = match movement {
+            Move::Up => at.saturating_sub(1),
+            Move::Down => at.saturating_add(1).min(max),
+            Move::PageUp | Move::HalfPageUp => at.saturating_sub(page),
+            Move::PageDown | Move::HalfPageDown => at.saturating_add(page).min(max),
+            Move::Top => 0,
+            Move::Bottom => max,
+        };
     }
 
     fn move_cursor(&mut self, movement: Move) {
@@ -191,6 +263,72 @@ impl KeysView {
 
     pub fn set_height(&mut self, rows: usize) {
         self.cursor.set_height(rows, self.visible_count());
+    }
+
+    // ------------------------------------------------------------ activity
+
+    /// The activity of the key the detail shows, if it is that key's.
+    #[must_use]
+    pub fn activity_of(&self, id: &str) -> Option<&Activity> {
+        self.activity.as_ref().filter(|a| a.id == id)
+    }
+
+    /// Every tick: asks for the selected key's activity when the detail
+    /// shows it (zoomed, or beside the list) and the cursor rests on it.
+    pub fn tick(&mut self, detail_beside: bool, shell: &Shell) {
+        let selected = self.selected.as_ref().map(|(id, _)| id.clone());
+        let resting = selected.is_some() && selected == self.resting;
+        self.resting = selected;
+        if resting && (self.zoomed || detail_beside) {
+            self.fetch_activity(shell, false);
+        }
+    }
+
+    /// Asks for the selected key's usage and events, unless fresh ones are
+    /// here (or `now`: at once, as after a lookup).
+    fn fetch_activity(&mut self, shell: &Shell, now: bool) {
+        let Some((id, _)) = self.selected.clone() else {
+            return;
+        };
+        let fresh = self
+            .activity_of(&id)
+            .is_some_and(|a| a.asked.elapsed() < ACTIVITY_FRESH);
+        if fresh && !now {
+            return;
+        }
+        match self.activity.as_mut().filter(|a| a.id == id) {
+            Some(activity) => activity.asked = Instant::now(),
+            None => {
+                self.activity = Some(Activity {
+                    id: id.clone(),
+                    usage: None,
+                    events: None,
+                    asked: Instant::now(),
+                });
+            }
+        }
+        let key = id.clone();
+        shell.request(move |client, tenant| async move {
+            let result = client
+                .key_usage(&tenant, &key, crate::domain::UsageWindow::Day)
+                .await;
+            Reply::KeyUsage { id: key, result }
+        });
+        shell.request(move |client, tenant| async move {
+            let result = client
+                .events_page(&tenant, Some(&id), None, Some(ACTIVITY_EVENTS))
+                .await;
+            Reply::KeyEvents { id, result }
+        });
+    }
+
+    /// An event named key `id`: its activity is read again at the next tick.
+    pub fn activity_changed(&mut self, id: &str) {
+        if let Some(activity) = self.activity.as_mut().filter(|a| a.id == id) {
+            activity.asked = Instant::now()
+                .checked_sub(ACTIVITY_FRESH)
+                .unwrap_or_else(Instant::now);
+        }
     }
 
     // ------------------------------------------------------------ the list
@@ -232,29 +370,34 @@ impl KeysView {
         }
     }
 
-    /// Sets the filter. A pasted secret is replaced by its `start` (the
-    /// prefix and first characters, which every key shows), so the key is
-    /// found while the secret itself is neither kept nor drawn. The selected
-    /// key stays selected if it still matches; else the first match is.
-    pub fn set_filter(&mut self, filter: &str, shell: &mut Shell) -> String {
-        let filter = match crate::domain::Secret::parse(filter.trim()) {
-            Ok(secret) => {
-                let start = secret.start();
-                shell.info(format!(
-                    "pasted a secret: showing keys whose secret starts {start}…"
-                ));
-                start
-            }
-            Err(_) => filter.to_owned(),
-        };
-        self.index.set_filter(&filter, &self.keys, &self.haystacks);
-        self.filter.clone_from(&filter);
+    /// Sets the filter (a secret never gets here: `App` takes it out and
+    /// looks it up). The selected key stays selected if it still matches;
+    /// else the first match is.
+    pub fn set_filter(&mut self, filter: &str, _shell: &mut Shell) {
+        self.index.set_filter(filter, &self.keys, &self.haystacks);
+        filter.clone_into(&mut self.filter);
         if self.follow_quietly().is_some() {
             self.cursor.row = 0;
             self.cursor.clamp(self.visible_count());
             self.select_row();
         }
-        filter
+    }
+
+    /// The key a looked-up secret belongs to: put in the list (ahead of its
+    /// page, if the tenant is still loading), shown past any filter that
+    /// hides it, selected, its detail open.
+    pub fn land_on(&mut self, key: api::Key, shell: &mut Shell) {
+        let id = key.id.clone();
+        if !self.keys.iter().any(|k| k.id == id) && self.loading.is_some() {
+            self.early.insert(id.clone());
+        }
+        self.upsert(key, shell);
+        if self.visible_position(&id).is_none() {
+            self.set_filter("", shell);
+        }
+        self.select_id(&id);
+        self.zoomed = true;
+        self.fetch_activity(shell, true);
     }
 
     /// Forgets everything of the previous tenant.
@@ -336,16 +479,23 @@ impl KeysView {
                 self.replace_keys(keys, shell);
             }
         } else {
+            let mut items = page.items;
+            if !self.early.is_empty() {
+                items.retain(|k| !self.early.remove(&k.id));
+            }
             let first_new = self.keys.len();
-            self.haystacks.extend(page.items.iter().map(haystack));
-            self.keys.extend(page.items);
+            self.haystacks.extend(items.iter().map(haystack));
+            self.keys.extend(items);
             self.index.extend(&self.keys, &self.haystacks, first_new);
             self.follow_selection(shell);
         }
         shell.reconnected();
         match next {
             Some(cursor) => self.fetch_page(shell, Some(cursor)),
-            None => self.loading = None,
+            None => {
+                self.loading = None;
+                self.early.clear();
+            }
         }
     }
 
@@ -416,6 +566,36 @@ impl KeysView {
                     false
                 }
             },
+            Reply::KeyUsage { id, result } => {
+                if let Some(activity) = self.activity.as_mut().filter(|a| a.id == id) {
+                    match result {
+                        Ok(usage) => activity.usage = Some(usage),
+                        Err(err) => tracing::debug!("usage of {id}: {err}"),
+                    }
+                }
+                false
+            }
+            Reply::KeyEvents { id, result } => {
+                if let Some(activity) = self.activity.as_mut().filter(|a| a.id == id) {
+                    match result {
+                        Ok(list) => activity.events = Some(list.items),
+                        Err(err) => tracing::debug!("events of {id}: {err}"),
+                    }
+                }
+                false
+            }
+            Reply::RevokePreview { what, result } => {
+                self.on_revoke_preview(&what, result, shell);
+                false
+            }
+            Reply::BulkRevoked {
+                hidden,
+                names,
+                result,
+            } => {
+                self.on_bulk_revoked(hidden, &names, result, shell);
+                true
+            }
             Reply::Bulk {
                 verb,
                 hidden,
@@ -474,6 +654,13 @@ impl KeysView {
         let id = issued.key.id.clone();
         let name = clean(&issued.key.name);
         let retrievable = issued.key.secret_retrievable;
+        let about = match issued.key.rotating_until {
+            Some(at) => format!(
+                "key {id} · the old secret works until {}",
+                crate::console::layout::stamp(at)
+            ),
+            None => format!("key {id}"),
+        };
         self.upsert(issued.key, shell);
         if self.visible_position(&id).is_none() {
             // Show the new key: a filter that hides it would look like a failure.
@@ -485,7 +672,7 @@ impl KeysView {
         if let Some(secret) = issued.secret {
             shell.dialogs.present(Dialog::Secret(SecretModal::new(
                 format!("{verb} {name}"),
-                format!("key {id}"),
+                about,
                 secret,
                 retrievable,
                 "secret",
@@ -552,6 +739,7 @@ impl KeysView {
                 | Action::CopySecret
                 | Action::CopyId
                 | Action::Regenerate
+                | Action::EndRotation
                 | Action::ToggleDisabled
                 | Action::Revoke
                 | Action::Delete
@@ -563,21 +751,7 @@ impl KeysView {
         let (Some(actor), Some(settings)) = (session.actor(), session.domain_settings()) else {
             return None;
         };
-        let check = |action: KeyAction| -> Option<String> {
-            let key = key?;
-            let owner = crate::domain::UserId::from_trusted(key.owner.id.as_str().to_owned());
-            policy::may_act_on_key(&actor, action, &settings, &owner)
-                .and_then(|()| {
-                    crate::domain::key::check_key_action(
-                        action,
-                        key.status,
-                        &settings,
-                        key.secret_retrievable,
-                    )
-                })
-                .err()
-                .map(|refusal| refusal.message)
-        };
+        let check = |action: KeyAction| refusal(key?, action, session);
         match action {
             Action::Add => {
                 if !settings.api_keys_enabled {
@@ -603,6 +777,12 @@ impl KeysView {
                 check(KeyAction::Reveal)
             }
             Action::Regenerate => check(KeyAction::Regenerate),
+            Action::EndRotation => {
+                if key.is_some_and(|k| k.rotating_until.is_none()) {
+                    return Some("the key is not rotating (R rotates it)".to_owned());
+                }
+                check(KeyAction::EndRotation)
+            }
             Action::ToggleDisabled if bulk => None,
             Action::ToggleDisabled => {
                 check(if key.is_some_and(|k| k.status == KeyStatus::Disabled) {
@@ -616,6 +796,33 @@ impl KeysView {
             Action::Delete => check(KeyAction::Delete),
             _ => None,
         }
+    }
+
+    /// Why the domain's rules refuse `action` on the selected key, if they do
+    /// (what the server would answer; `None` also while settings load).
+    #[must_use]
+    pub fn selected_refusal(&self, action: KeyAction, session: &Session) -> Option<String> {
+        refusal(self.selected_key()?, action, session)
+    }
+
+    /// The marked keys (or the selected one) split by what the domain's
+    /// rules say of `action` on each: those it may act on, and the refused
+    /// ones with the reason, so a bulk question says which will be refused.
+    fn split_targets(&self, action: KeyAction, session: &Session) -> (Vec<Target>, Vec<Refused>) {
+        let mut allowed = Vec::new();
+        let mut refused = Vec::new();
+        for (id, name) in self.targets() {
+            match self
+                .keys
+                .iter()
+                .find(|k| k.id == id)
+                .and_then(|key| refusal(key, action, session))
+            {
+                Some(reason) => refused.push((name, reason)),
+                None => allowed.push((id, name)),
+            }
+        }
+        (allowed, refused)
     }
 
     /// The word the disable/enable button shows for the selected key.
@@ -636,6 +843,9 @@ impl KeysView {
     /// Carries out `action`; refused with the reason when not allowed.
     pub fn on_action(&mut self, action: Action, shell: &mut Shell) {
         if let Some(movement) = Move::from_action(action) {
+            if self.zoomed {
+                return self.scroll_detail(movement);
+            }
             return self.move_cursor(movement);
         }
         match action {

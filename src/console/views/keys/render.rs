@@ -3,9 +3,10 @@
 //! size after Enter. Every string from the server is cleaned of control
 //! characters and cut to fit with `…`.
 
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
 
@@ -15,7 +16,101 @@ use crate::api;
 use crate::console::layout::{self, Theme, ago, field, fit, stamp, until};
 use crate::console::shell::Shell;
 use crate::console::views::{ViewId, tabs_title};
+use crate::domain::KeyStatus;
 use crate::domain::text::strip_control as clean;
+
+/// A key's status as the list shows it: a rotating key says so with the
+/// time its old secret has left (`rot 59m`).
+fn status_cell(key: &api::Key, now: DateTime<Utc>, theme: &Theme) -> Span<'static> {
+    match key.rotating_until {
+        Some(at) if key.status == KeyStatus::Active => Span::styled(
+            format!("rot {}", until(Some(at), now).trim_start_matches("in ")),
+            theme.fg(Color::Cyan),
+        ),
+        _ => Span::styled(key.status.as_str(), theme.status(key.status)),
+    }
+}
+
+/// The suspicious marker before a name: `⚠ `, and a word without colour.
+fn suspicious_mark(theme: &Theme) -> &'static str {
+    if theme.color { "⚠ " } else { "⚠ SUSP " }
+}
+
+/// 1234 → "1.2k": a count in at most 5 characters.
+fn short_count(n: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    match n {
+        0..1000 => n.to_string(),
+        1000..999_500 => format!("{:.1}k", n as f64 / 1e3),
+        _ => format!("{:.1}M", n as f64 / 1e6),
+    }
+}
+
+/// Bars for `values` in at most `width` cells (neighbouring values
+/// summed), scaled to `max`: `·` for none, `▁`…`█` for some.
+#[must_use]
+pub fn sparkline(values: &[u64], width: usize, max: u64) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    if values.is_empty() || width == 0 {
+        return String::new();
+    }
+    let per_cell = values.len().div_ceil(width);
+    values
+        .chunks(per_cell)
+        .map(|chunk| {
+            let sum: u64 = chunk.iter().sum();
+            if sum == 0 || max == 0 {
+                return '·';
+            }
+            let level = (sum.min(max) * 8).div_ceil(max).saturating_sub(1);
+            BARS[usize::try_from(level).unwrap_or(7).min(7)]
+        })
+        .collect()
+}
+
+/// The sparkline rows of a 24 h usage history: successes and failures on
+/// one scale, so their sizes compare.
+fn usage_lines(usage: &api::UsageHistory, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let valid: Vec<u64> = usage.buckets.iter().map(|b| b.valid).collect();
+    let failed: Vec<u64> = usage
+        .buckets
+        .iter()
+        .map(|b| b.failed.values().sum())
+        .collect();
+    let per_cell = valid.len().div_ceil(width.max(1));
+    let cell_max = |values: &[u64]| -> u64 {
+        values
+            .chunks(per_cell.max(1))
+            .map(|c| c.iter().sum::<u64>())
+            .max()
+            .unwrap_or(0)
+    };
+    let max = cell_max(&valid).max(cell_max(&failed));
+    let (ok, bad): (u64, u64) = (valid.iter().sum(), failed.iter().sum());
+    vec![
+        Line::from(vec![
+            Span::styled(format!("{:<12}", "ok 24h"), theme.bold()),
+            Span::styled(sparkline(&valid, width, max), theme.success()),
+        ]),
+        Line::from(vec![
+            Span::styled(format!("{:<12}", "failed 24h"), theme.bold()),
+            Span::styled(sparkline(&failed, width, max), theme.error()),
+        ]),
+        Line::from(vec![
+            Span::raw(" ".repeat(12)),
+            Span::styled(
+                format!(
+                    "{} ok, {} failed; a bar is {} min; tallest {}",
+                    short_count(ok),
+                    short_count(bad),
+                    u64::from(usage.bucket_seconds) * per_cell as u64 / 60,
+                    short_count(max)
+                ),
+                theme.dim(),
+            ),
+        ]),
+    ]
+}
 
 fn error_rate(usage: &api::Usage24h) -> String {
     match usage.error_rate() {
@@ -62,8 +157,11 @@ fn render_list(view: &KeysView, shell: &Shell, theme: &Theme, frame: &mut Frame,
     columns.extend([
         column("LAST USED", 10, Some(SortColumn::LastUsed)),
         column("EXPIRES", 8, Some(SortColumn::Expires)),
-        column("ERR 24h", 8, Some(SortColumn::ErrorRate)),
     ]);
+    if wide {
+        columns.push(column("REQ 24h", 8, Some(SortColumn::Volume)));
+    }
+    columns.push(column("ERR 24h", 8, Some(SortColumn::ErrorRate)));
     // Mark (1), highlight symbol (1), the spaces between columns, then the name takes the rest.
     let fixed: u16 = columns.iter().map(|c| c.width + 1).sum::<u16>() + 3;
     let name_width = inner.width.saturating_sub(fixed).max(8);
@@ -94,10 +192,22 @@ fn render_list(view: &KeysView, shell: &Shell, theme: &Theme, frame: &mut Frame,
             } else {
                 " "
             };
+            let name = if key.suspicious.is_some() {
+                let mark = suspicious_mark(theme);
+                Line::from(vec![
+                    Span::styled(mark, theme.fg(Color::Yellow).add_modifier(Modifier::BOLD)),
+                    Span::raw(fit(
+                        &clean(&key.name),
+                        usize::from(name_width).saturating_sub(layout::width(mark)),
+                    )),
+                ])
+            } else {
+                Line::from(fit(&clean(&key.name), usize::from(name_width)))
+            };
             let mut cells = vec![
                 Cell::from(mark),
-                Cell::from(fit(&clean(&key.name), usize::from(name_width))),
-                Cell::from(Span::styled(key.status.as_str(), theme.status(key.status))),
+                Cell::from(name),
+                Cell::from(status_cell(key, now, theme)),
                 Cell::from(fit(&clean(&key.owner.name), 10)),
             ];
             if wide {
@@ -106,6 +216,11 @@ fn render_list(view: &KeysView, shell: &Shell, theme: &Theme, frame: &mut Frame,
             }
             cells.push(Cell::from(ago(key.last_used_at, now)));
             cells.push(Cell::from(until(key.expires_at, now)));
+            if wide {
+                cells.push(Cell::from(short_count(
+                    key.usage_24h.valid + key.usage_24h.failed,
+                )));
+            }
             cells.push(Cell::from(error_rate(&key.usage_24h)));
             Row::new(cells)
         })
@@ -153,29 +268,95 @@ fn render_detail(
         return;
     };
     let now = shell.now();
-    let back = if zoomed { " · Esc/q back " } else { "" };
+    let lines = detail_lines(
+        view,
+        key,
+        now,
+        theme,
+        usize::from(area.width.saturating_sub(2)),
+    );
+    // What does not fit scrolls (j/k in the zoomed detail).
+    let inner_height = area.height.saturating_sub(2);
+    // Rows after wrapping: a long line takes several.
+    let inner_width = usize::from(area.width.saturating_sub(2)).max(1);
+    let rows: usize = lines
+        .iter()
+        .map(|line| line.width().div_ceil(inner_width).max(1))
+        .sum();
+    let total = u16::try_from(rows).unwrap_or(u16::MAX);
+    let max_scroll = total.saturating_sub(inner_height);
+    view.detail_max_scroll.set(max_scroll);
+    let scroll = view.detail_scroll.min(max_scroll);
+    let more = if max_scroll == 0 {
+        String::new()
+    } else if zoomed {
+        format!(" · j/k scroll {}/{} ", scroll, max_scroll)
+    } else {
+        " · Enter: all ".to_owned()
+    };
+    let back = if zoomed { " · Esc/q back" } else { "" };
     let block = Block::bordered().title(format!(
-        " {}{back} ",
+        " {}{back}{more} ",
         fit(
             &clean(&key.name),
-            usize::from(area.width.saturating_sub(20))
+            usize::from(area.width.saturating_sub(36))
         )
     ));
-    let scopes = if key.scopes.is_empty() {
-        "—".to_owned()
-    } else {
-        clean(&key.scopes.join(" "))
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        area,
+    );
+}
+
+/// The detail's lines, what an on-call engineer needs first: name,
+/// status, rotation, suspicion, owner, use, the sparkline, expiry, the
+/// last events; then the record (ID, start, scopes, who and when).
+fn detail_lines(
+    view: &KeysView,
+    key: &api::Key,
+    now: DateTime<Utc>,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let labelled = |label: &str, value: String, style: Style| {
+        Line::from(vec![
+            Span::styled(format!("{label:<12}"), theme.bold()),
+            Span::styled(value, style),
+        ])
     };
     let by = |at, who: &crate::domain::UserRef| format!("{} by {}", stamp(at), clean(&who.name));
     let mut lines = vec![
-        field("ID", clean(&key.id)),
-        Line::from(vec![
-            Span::styled(format!("{:<12}", "status"), theme.bold()),
-            Span::styled(key.status.as_str(), theme.status(key.status)),
-        ]),
+        field("name", clean(&key.name)),
+        labelled(
+            "status",
+            key.status.as_str().to_owned(),
+            theme.status(key.status),
+        ),
+    ];
+    if let Some(at) = key.rotating_until {
+        lines.push(labelled(
+            "rotating",
+            format!(
+                "old secret valid until {} ({}) · E ends it",
+                stamp(at),
+                until(Some(at), now)
+            ),
+            theme.fg(Color::Cyan),
+        ));
+    }
+    if let Some(suspicion) = &key.suspicious {
+        lines.push(labelled(
+            "suspicious",
+            format!("⚠ {}", clean(&suspicion.reason)),
+            theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    lines.extend([
         field("owner", clean(&key.owner.name)),
-        field("start", format!("{}…", clean(&key.start))),
-        field("scopes", scopes),
+        field("last used", ago(key.last_used_at, now)),
         field(
             "usage 24h",
             format!(
@@ -185,20 +366,51 @@ fn render_detail(
                 error_rate(&key.usage_24h)
             ),
         ),
-        field("last used", ago(key.last_used_at, now)),
-        field(
-            "expires",
-            key.expires_at.map_or_else(
-                || "never".to_owned(),
-                |at| format!("{} ({})", stamp(at), until(Some(at), now)),
-            ),
+    ]);
+    let activity = view.activity_of(&key.id);
+    match activity.and_then(|a| a.usage.as_ref()) {
+        Some(usage) => lines.extend(usage_lines(usage, width.saturating_sub(12), theme)),
+        None if activity.is_some() => lines.push(field("ok 24h", "loading…".to_owned())),
+        None => {}
+    }
+    lines.push(field(
+        "expires",
+        key.expires_at.map_or_else(
+            || "never".to_owned(),
+            |at| format!("{} ({})", stamp(at), until(Some(at), now)),
         ),
-        field("created", by(key.created_at, &key.created_by)),
-        field("updated", by(key.updated_at, &key.updated_by)),
-    ];
+    ));
     if let (Some(at), Some(who)) = (key.revoked_at, &key.revoked_by) {
         lines.push(field("revoked", by(at, who)));
     }
+    if let Some(events) = activity.and_then(|a| a.events.as_ref()) {
+        lines.push(Line::from(Span::styled("last events", theme.bold())));
+        if events.is_empty() {
+            lines.push(Line::from(Span::styled("  none", theme.dim())));
+        }
+        for event in events {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:>8}  ", ago(Some(event.at), now)), theme.dim()),
+                Span::raw(format!(
+                    "{} by {}",
+                    clean(&event.action),
+                    clean(&event.actor.name)
+                )),
+            ]));
+        }
+    }
+    let scopes = if key.scopes.is_empty() {
+        "—".to_owned()
+    } else {
+        clean(&key.scopes.join(" "))
+    };
+    lines.extend([
+        field("ID", clean(&key.id)),
+        field("start", format!("{}…", clean(&key.start))),
+        field("scopes", scopes),
+        field("created", by(key.created_at, &key.created_by)),
+        field("updated", by(key.updated_at, &key.updated_by)),
+    ]);
     if key.secret_retrievable {
         lines.push(field(
             "secret",
@@ -208,10 +420,26 @@ fn render_detail(
     if !key.description.is_empty() {
         lines.push(field("description", clean(&key.description)));
     }
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        area,
-    );
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sparkline_sums_neighbours_into_the_width_and_scales_to_the_max() {
+        let values = [0, 0, 1, 1, 4, 4, 8, 8];
+        assert_eq!(sparkline(&values, 4, 16), "·▁▄█");
+        assert_eq!(sparkline(&values, 8, 8), "··▁▁▄▄██");
+        assert_eq!(sparkline(&[0; 96], 66, 0).chars().count(), 48);
+        assert_eq!(sparkline(&[], 10, 1), "");
+    }
+
+    #[test]
+    fn counts_stay_short() {
+        assert_eq!(short_count(999), "999");
+        assert_eq!(short_count(1234), "1.2k");
+        assert_eq!(short_count(2_500_000), "2.5M");
+    }
 }
