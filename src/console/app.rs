@@ -30,7 +30,7 @@ use super::widgets::text_field::TextField;
 use crate::api;
 use crate::domain::text::strip_control as clean;
 
-pub(super) const FILTER_MAX: usize = 200;
+const FILTER_MAX: usize = 200;
 
 /// The line being typed at the bottom, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]

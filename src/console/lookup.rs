@@ -10,10 +10,9 @@
 
 use zeroize::Zeroizing;
 
-use super::app::{App, FILTER_MAX, Input};
+use super::app::{App, Input};
 use super::net::Msg;
 use super::views::ViewId;
-use super::widgets::text_field::TextField;
 use crate::api;
 use crate::client::ClientResult;
 use crate::domain::policy::KeyAction;
@@ -158,20 +157,16 @@ impl App {
                     me.tenants.push(found.tenant.clone());
                 }
             }
-            let filtering = matches!(self.input, Input::Filter(_));
             self.load_tenant(tenant.clone());
-            if filtering {
-                self.input = Input::Filter(TextField::new("", FILTER_MAX));
-            }
         }
         self.view = ViewId::Keys;
         let key = found.key;
         let (name, owner, status) = (clean(&key.name), clean(&key.owner.name), key.status);
         self.keys.land_on(key, &mut self.shell);
-        if self.keys.filter.is_empty() {
-            if let Input::Filter(field) = &mut self.input {
-                field.set("");
-            }
+        // Nothing is left to type: the line gives way to what was found, and
+        // the keys act on it at once (Enter keeps the detail open).
+        if self.keys.filter.is_empty() && matches!(self.input, Input::Filter(_)) {
+            self.input = Input::None;
         }
         let which = match found.matched {
             api::MatchedSecret::Current => String::new(),

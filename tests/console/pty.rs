@@ -536,3 +536,92 @@ async fn a_refused_token_is_shown_and_the_console_exits_non_zero() {
     };
     assert!(!status.success(), "a console that cannot sign in exits 0");
 }
+
+/// Issue 7: the on-call engineer's path in a real terminal. A console open
+/// on one tenant gets a leaked secret of another by bracketed paste; it
+/// lands on the key, and Enter, `r`, `y` revoke it: verification then says
+/// REVOKED. The secret never reaches the screen, the output or the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_leaked_secret_of_another_tenant_is_revoked_in_four_keystrokes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start_server(dir.path()).await;
+    let http = reqwest::Client::new();
+    for id in ["calm", "breach"] {
+        let body = json!({ "id": id, "name": format!("{id} inc"), "settings": { "api_keys_enabled": true } });
+        create(&http, &base, "/v1/tenants", body).await;
+    }
+    let dev = json!({ "name": "dev", "email": "dev@example.com", "roles": ["developer"], "licensed": true });
+    let dev = create(&http, &base, "/v1/tenants/breach/users", dev).await;
+    let token = dev["token"].as_str().unwrap().to_owned();
+    let leaked = http
+        .post(format!("{base}/v1/tenants/breach/keys"))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "payments-prod" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(leaked.status().as_u16(), 201);
+    let leaked: Value = leaked.json().await.unwrap();
+    let secret = leaked["secret"].as_str().unwrap().to_owned();
+    let verify = |http: reqwest::Client, base: String, secret: String| async move {
+        let answer: Value = http
+            .post(format!("{base}/v1/verify"))
+            .json(&json!({ "key": secret }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["code"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(
+        verify(http.clone(), base.clone(), secret.clone()).await,
+        "VALID"
+    );
+
+    let log = dir.path().join("console.log");
+    let mut term = Terminal::spawn(&[
+        "--server",
+        &base,
+        "--token",
+        ADMIN_TOKEN,
+        "--tenant",
+        "calm",
+        "--log-file",
+        log.to_str().unwrap(),
+    ]);
+    term.wait_for("calm, loaded", |s| {
+        s.contains("calm") && s.contains("● live") && s.contains("no keys yet")
+    })
+    .await;
+
+    // The paste, as a terminal sends it with bracketed paste on.
+    term.send(&format!("\x1b[200~{secret}\x1b[201~"));
+    term.wait_for("the key of the secret", |s| {
+        line_with(s, "found payments-prod") && s.contains("breach")
+    })
+    .await;
+    term.send("\r");
+    term.send("r");
+    term.wait_for_text("Revoke payments-prod?").await;
+    term.send("y");
+    term.wait_for("the revoke", |s| line_with(s, "revoked payments-prod"))
+        .await;
+    assert_eq!(
+        verify(http.clone(), base.clone(), secret.clone()).await,
+        "REVOKED"
+    );
+
+    let start = &secret[..secret.len() - 8];
+    assert!(!term.contents().contains(start), "the secret is on screen");
+    assert!(
+        !contains(&term.raw(), start.as_bytes()),
+        "the secret was written to the terminal"
+    );
+    term.send("\x1b"); // back from the detail
+    term.wait_for_text("Keys 1").await;
+    quit_restoring_the_screen(&mut term).await;
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!logged.contains(start), "the console log holds the secret");
+}

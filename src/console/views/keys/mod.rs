@@ -849,7 +849,8 @@ impl KeysView {
             return self.move_cursor(movement);
         }
         match action {
-            Action::Open => self.zoomed = !self.zoomed && self.selected.is_some(),
+            // Enter opens the detail; Esc and q close it (Enter again keeps it).
+            Action::Open => self.zoomed = self.selected.is_some(),
             Action::Mark => {
                 if let Some((id, _)) = self.selected.clone() {
                     if !self.marked.remove(&id) {
