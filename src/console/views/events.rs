@@ -1,5 +1,10 @@
-//! The Events view: the tenant's audit log, newest first, scrollable and
-//! filterable; Enter shows one event with what it changed.
+//! The Events view: the tenant's audit log, newest first, live from the
+//! stream, scrollable and filterable; Enter on a key's event jumps to the
+//! key, on any other shows the event with what it changed.
+//!
+//! The filter is words, all of which must match: plain text (in action,
+//! actor, target or source), `action:key.revoked`, `actor:ana`, `key:NAME`
+//! (the target's name or ID), and `-` before any word to exclude.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -27,17 +32,10 @@ pub struct EventsView {
 impl EventsView {
     #[must_use]
     pub fn visible(&self) -> Vec<usize> {
-        let needle = self.filter.to_lowercase();
+        let filter = self.filter.to_lowercase();
+        let words: Vec<&str> = filter.split_whitespace().collect();
         (0..self.events.len())
-            .filter(|&i| {
-                let e = &self.events[i];
-                needle.is_empty()
-                    || e.action.to_lowercase().contains(&needle)
-                    || e.actor.name.to_lowercase().contains(&needle)
-                    || e.target_name.to_lowercase().contains(&needle)
-                    || e.target_id.to_lowercase().contains(&needle)
-                    || e.source.to_lowercase().contains(&needle)
-            })
+            .filter(|&i| words.iter().all(|word| matches(&self.events[i], word)))
             .collect()
     }
 
@@ -101,10 +99,14 @@ impl EventsView {
         self.events.iter().map(|e| e.id).max()
     }
 
-    /// An event from the live stream: on top, unless already listed.
+    /// An event from the live stream: on top, unless already listed. A
+    /// cursor on the newest event stays on the newest, as `tail -f` does.
     pub fn push_live(&mut self, event: api::EventBody) {
         if self.events.iter().any(|e| e.id == event.id) {
             return;
+        }
+        if self.cursor.row == 0 {
+            self.selected = None;
         }
         let at = self
             .events
@@ -128,6 +130,10 @@ impl EventsView {
             }
             None => return,
         };
+        self.move_cursor(movement, count);
+    }
+
+    fn move_cursor(&mut self, movement: Move, count: usize) {
         self.cursor.apply(movement, count);
         let visible = self.visible();
         self.selected = visible.get(self.cursor.row).map(|&i| self.events[i].id);
@@ -178,6 +184,28 @@ impl EventsView {
     }
 }
 
+/// Whether `event` matches one lowercase filter word.
+fn matches(event: &api::EventBody, word: &str) -> bool {
+    let (exclude, word) = match word.strip_prefix('-') {
+        Some(rest) if !rest.is_empty() => (true, rest),
+        _ => (false, word),
+    };
+    let has = |text: &str, needle: &str| text.to_lowercase().contains(needle);
+    let found = match word.split_once(':') {
+        Some(("action", v)) => has(&event.action, v),
+        Some(("actor", v)) => has(&event.actor.name, v),
+        Some(("key" | "target", v)) => has(&event.target_name, v) || has(&event.target_id, v),
+        _ => {
+            has(&event.action, word)
+                || has(&event.actor.name, word)
+                || has(&event.target_name, word)
+                || has(&event.target_id, word)
+                || has(&event.source, word)
+        }
+    };
+    found != exclude
+}
+
 /// One event in full: who did what to which target, from where, what changed.
 fn detail(e: &api::EventBody) -> Dialog {
     let mut lines = vec![
@@ -196,5 +224,69 @@ fn detail(e: &api::EventBody) -> Dialog {
     Dialog::Message {
         title: e.action.clone(),
         lines,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64, action: &str, actor: &str, target: &str) -> api::EventBody {
+        api::EventBody {
+            id,
+            at: chrono::Utc::now(),
+            tenant: Some("acme".to_owned()),
+            action: action.to_owned(),
+            actor: crate::domain::UserRef {
+                id: crate::domain::UserId::from_trusted(format!("usr_{actor}")),
+                name: actor.to_owned(),
+            },
+            target_id: format!("key_{target}"),
+            target_name: target.to_owned(),
+            source: "10.0.0.1".to_owned(),
+            changes: serde_json::json!({}),
+        }
+    }
+
+    fn shown(view: &EventsView, filter: &str) -> Vec<i64> {
+        let mut view = EventsView {
+            events: view.events.clone(),
+            ..EventsView::default()
+        };
+        view.set_filter(filter);
+        view.visible().iter().map(|&i| view.events[i].id).collect()
+    }
+
+    #[test]
+    fn the_filter_takes_action_actor_and_key_words() {
+        let view = EventsView {
+            events: vec![
+                event(3, "key.revoked", "ana", "ledger"),
+                event(2, "key.created", "bo", "ledger"),
+                event(1, "key.revoked", "bo", "billing"),
+            ],
+            ..EventsView::default()
+        };
+        assert_eq!(shown(&view, "action:revoked"), [3, 1]);
+        assert_eq!(shown(&view, "actor:bo key:ledger"), [2]);
+        assert_eq!(shown(&view, "revoked -actor:ana"), [1]);
+        assert_eq!(shown(&view, "key:key_billing"), [1]);
+        assert_eq!(shown(&view, ""), [3, 2, 1]);
+    }
+
+    #[test]
+    fn a_cursor_on_the_newest_event_stays_on_the_newest() {
+        let mut view = EventsView::default();
+        view.set_height(10);
+        view.push_live(event(1, "key.created", "ana", "a"));
+        view.push_live(event(2, "key.created", "ana", "b"));
+        assert_eq!(view.selected_event().map(|e| e.id), Some(2));
+        view.move_cursor(Move::Down, 2);
+        view.push_live(event(3, "key.created", "ana", "c"));
+        assert_eq!(
+            view.selected_event().map(|e| e.id),
+            Some(1),
+            "a chosen event stays chosen"
+        );
     }
 }
