@@ -17,6 +17,19 @@ use crate::domain::policy::KeyAction;
 use crate::domain::text::strip_control as clean;
 
 impl KeysView {
+    /// "owner bo · key_01…": which key a question is about, when names repeat.
+    fn identity(&self, id: &str) -> String {
+        match self.keys.iter().find(|k| k.id == id) {
+            Some(key) => format!(
+                "owner {} · {} · secret {}…",
+                clean(&key.owner.name),
+                clean(&key.id),
+                clean(&key.start)
+            ),
+            None => clean(id),
+        }
+    }
+
     pub(super) fn copy_id(&mut self, shell: &mut Shell) {
         let Some((id, _)) = self.selected.clone() else {
             shell.error("no key selected");
@@ -74,6 +87,7 @@ impl KeysView {
                         shell,
                         format!("End the rotation of {name}?"),
                         vec![
+                            self.identity(&key.id),
                             format!("The previous secret of {name} stops working at once{until}."),
                             "Services still sending it start failing; the new secret is unchanged."
                                 .to_owned(),
@@ -91,6 +105,7 @@ impl KeysView {
                         shell,
                         format!("Delete {name}?"),
                         vec![
+                            self.identity(&key.id),
                             format!("{name} is removed for good and stops working at once."),
                             "Its audit events remain.".to_owned(),
                         ],
@@ -194,10 +209,10 @@ impl KeysView {
         let (title, mut lines) = if targets.len() == 1 {
             (
                 format!("Revoke {}?", clean(&names[0])),
-                vec![format!(
-                    "{} stops working at once, everywhere.",
-                    clean(&names[0])
-                )],
+                vec![
+                    self.identity(&targets[0].0),
+                    format!("{} stops working at once, everywhere.", clean(&names[0])),
+                ],
             )
         } else {
             (
@@ -486,6 +501,7 @@ impl KeysView {
                     shell,
                     format!("Rotate {clean_name} now?"),
                     vec![
+                        self.identity(&id),
                         format!("{clean_name} gets a new secret, shown once."),
                         "Its current secret stops working at once, everywhere.".to_owned(),
                         "(A grace keeps both working while services move: R again.)".to_owned(),
