@@ -8,6 +8,7 @@ mod actions;
 mod admin;
 mod habits;
 mod live;
+mod polish;
 mod pty;
 mod reconnect;
 mod render;

@@ -684,8 +684,8 @@ async fn control_characters_from_the_server_never_reach_the_screen() {
     }
 }
 
-/// SPEC §4: `--readonly` shows `[R]`, and the connection state must stay in
-/// sight; at 80 columns the header runs out of room before either.
+/// SPEC §4: `--readonly` says so (`read-only`), and the connection state
+/// must stay in sight; at 80 columns the header runs out of room before either.
 #[tokio::test]
 async fn narrow_header_keeps_the_connection_state_and_read_only_marker() {
     let mut console = console();
@@ -693,7 +693,7 @@ async fn narrow_header_keeps_the_connection_state_and_read_only_marker() {
     let screen = console.screen(80, 24);
     let header = screen.lines().next().unwrap();
     assert!(header.contains("● live"), "{header}");
-    assert!(header.contains("[R]"), "{header}");
+    assert!(header.contains("read-only"), "{header}");
 }
 
 /// Toolbar buttons answer the mouse as their keys do.
