@@ -1,6 +1,7 @@
 //! The command line (`:`): `:tenant [NAME]`, `:lookup SECRET`, `:revoke
 //! FILTER`, `:help`, `:q`, with Tab completion of the command and of tenant
-//! names.
+//! names, and the candidates shown while typing (the same matches Tab
+//! completes from).
 
 use crate::api;
 
@@ -37,6 +38,47 @@ pub fn parse(line: &str) -> Command<'_> {
     }
 }
 
+/// The commands that start with `word`.
+fn commands_starting(word: &str) -> Vec<&'static str> {
+    COMMANDS
+        .iter()
+        .copied()
+        .filter(|c| c.starts_with(word))
+        .collect()
+}
+
+/// The tenants whose id or display name starts with `typed` (any case).
+fn tenants_starting<'a>(typed: &str, tenants: &'a [api::TenantBody]) -> Vec<&'a api::TenantBody> {
+    let needle = typed.trim_start().to_lowercase();
+    tenants
+        .iter()
+        .filter(|t| t.id.starts_with(&needle) || t.name.to_lowercase().starts_with(&needle))
+        .collect()
+}
+
+/// What the word being typed could become, for the line above the command
+/// line: commands, or tenants as `id (name)`. Empty when nothing completes.
+#[must_use]
+pub fn candidates(line: &str, tenants: &[api::TenantBody]) -> Vec<String> {
+    match line.split_once(' ') {
+        None => commands_starting(line)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        Some(("tenant" | "t", rest)) => tenants_starting(rest, tenants)
+            .into_iter()
+            .map(|t| {
+                if t.name.eq_ignore_ascii_case(&t.id) {
+                    t.id.clone()
+                } else {
+                    format!("{} ({})", t.id, t.name)
+                }
+            })
+            .collect(),
+        Some(_) => Vec::new(),
+    }
+}
+
 /// Tab completion: the command word, then a tenant (by id or display
 /// name). Returns the completed line and, when several fit, what they are.
 #[must_use]
@@ -46,20 +88,14 @@ pub fn complete(line: &str, tenants: &[api::TenantBody]) -> (String, Option<Stri
         None => (line, None),
     };
     let Some(rest) = rest else {
-        let fits: Vec<&str> = COMMANDS
-            .iter()
-            .copied()
-            .filter(|c| c.starts_with(word))
-            .collect();
-        return complete_from(word, &fits, " ");
+        return complete_from(word, &commands_starting(word), " ");
     };
     if !matches!(word, "tenant" | "t") {
         return (line.to_owned(), None);
     }
     let needle = rest.trim_start().to_lowercase();
-    let tenants: Vec<&str> = tenants
-        .iter()
-        .filter(|t| t.id.starts_with(&needle) || t.name.to_lowercase().starts_with(&needle))
+    let tenants: Vec<&str> = tenants_starting(rest, tenants)
+        .into_iter()
         .map(|t| t.id.as_str())
         .collect();
     let (completed, note) = complete_from(&needle, &tenants, "");
@@ -110,5 +146,31 @@ mod tests {
         assert_eq!(line, "globex-");
         assert_eq!(note.as_deref(), Some("could be: globex-eu, globex-us"));
         assert_eq!(complete_from("q", &["quit", "q"], " ").0, "q");
+    }
+
+    #[test]
+    fn candidates_are_what_tab_completes_from() {
+        let tenant = |id: &str, name: &str| api::TenantBody {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            created_at: chrono::Utc::now(),
+            settings: api::Settings::from_domain(&crate::domain::TenantSettings::default(), 1),
+        };
+        let tenants = [
+            tenant("acme-payments", "ACME Payments"),
+            tenant("globex", "Globex"),
+        ];
+        assert_eq!(candidates("", &tenants), COMMANDS);
+        assert_eq!(candidates("t", &tenants), ["tenant"]);
+        assert_eq!(
+            candidates("tenant ", &tenants),
+            ["acme-payments (ACME Payments)", "globex"]
+        );
+        assert_eq!(
+            candidates("tenant ac", &tenants),
+            ["acme-payments (ACME Payments)"]
+        );
+        assert!(candidates("tenant zz", &tenants).is_empty());
+        assert!(candidates("quit x", &tenants).is_empty());
     }
 }

@@ -1,18 +1,23 @@
 //! Where things go on the screen, and the small drawing helpers every view
 //! and dialog shares: the theme (colour, or reverse video and words with
-//! `NO_COLOR`), relative times, eliding text that does not fit, the modal
-//! frame and its buttons. Depends on nothing else of the console, so views
-//! and dialogs import it without cycles.
+//! `NO_COLOR`), relative times, measuring, cutting and wrapping text the
+//! way ratatui draws it (by grapheme clusters), scrolling a dialog's content
+//! that does not fit, the modal frame and its buttons. Depends on nothing
+//! else of the console, so views and dialogs import it without cycles.
+
+use std::ops::Range;
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
+use ratatui::buffer::CellWidth;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear};
-use unicode_width::UnicodeWidthChar;
+use unicode_segmentation::UnicodeSegmentation;
 
 use crate::domain::KeyStatus;
+use crate::domain::text::strip_control as clean;
 
 /// From this width the key detail sits beside the list.
 pub const BESIDE: u16 = 140;
@@ -129,10 +134,21 @@ impl Theme {
     }
 }
 
-/// Display width of `text` in terminal cells.
+/// Cells one grapheme cluster takes, as ratatui draws it (a cluster with a
+/// control character is not drawn at all).
+fn cells(cluster: &str) -> usize {
+    if cluster.contains(char::is_control) {
+        0
+    } else {
+        usize::from(cluster.cell_width())
+    }
+}
+
+/// Display width of `text` in terminal cells, measured as ratatui draws it:
+/// cluster by cluster.
 #[must_use]
 pub fn width(text: &str) -> usize {
-    text.chars().map(|c| c.width().unwrap_or(0)).sum()
+    text.graphemes(true).map(cells).sum()
 }
 
 /// `text` cut to `max` cells, ending in `…` when cut.
@@ -146,37 +162,171 @@ pub fn fit(text: &str, max: usize) -> String {
     }
     let mut out = String::new();
     let mut used = 0;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
+    for cluster in text.graphemes(true) {
+        let w = cells(cluster);
         if used + w + 1 > max {
             break;
         }
-        out.push(c);
+        out.push_str(cluster);
         used += w;
     }
     out.push('…');
     out
 }
 
-/// `text` cut in the middle to `max` cells (`https://keys…ample:7070`), so
-/// that both ends stay true; `None` when too little room would be left to
-/// recognise it.
+/// `text` cut or padded with spaces to exactly `cells` cells (`format!`'s
+/// padding counts characters, not cells).
 #[must_use]
-pub fn elide_middle(text: &str, max: usize) -> Option<String> {
+pub fn pad(text: &str, cells: usize) -> String {
+    let mut out = fit(text, cells);
+    let used = width(&out);
+    out.extend(std::iter::repeat_n(' ', cells.saturating_sub(used)));
+    out
+}
+
+/// The longest end of `text` that fits in `max` cells.
+fn tail(text: &str, max: usize) -> &str {
+    let mut used = 0;
+    let mut from = text.len();
+    for (at, cluster) in text.grapheme_indices(true).rev() {
+        used += cells(cluster);
+        if used > max {
+            break;
+        }
+        from = at;
+    }
+    &text[from..]
+}
+
+/// `text` cut in its middle to `max` cells (`revoking billi… key is
+/// revoked`), so that its start and its end (usually the reason) both stay.
+#[must_use]
+pub fn elide_middle(text: &str, max: usize) -> String {
     if width(text) <= max {
-        return Some(text.to_owned());
+        return text.to_owned();
     }
-    if max < 12 {
-        return None;
+    if max < 2 {
+        return fit(text, max);
     }
-    let chars: Vec<char> = text.chars().collect();
     let keep = max - 1;
-    let head = keep.div_ceil(2);
-    let tail = keep - head;
-    let mut out: String = chars[..head].iter().collect();
-    out.push('…');
-    out.extend(&chars[chars.len() - tail..]);
-    Some(out)
+    let head = fit(text, keep.div_ceil(2) + 1);
+    let head = head.trim_end_matches('…');
+    let rest = keep - width(head);
+    format!("{head}…{}", tail(text, rest))
+}
+
+/// Where each line of `text` starts and ends (byte ranges) when wrapped at
+/// spaces to `max` cells; a word longer than a line is broken.
+fn wrap_ranges(text: &str, max: usize) -> Vec<(usize, usize)> {
+    let max = max.max(1);
+    let mut lines = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    // The last space of the current line: its byte offset and the cells before it.
+    let mut space: Option<(usize, usize)> = None;
+    for (at, cluster) in text.grapheme_indices(true) {
+        let w = cells(cluster);
+        if cluster == " " {
+            if used + 1 > max {
+                lines.push((start, at));
+                (start, used, space) = (at + 1, 0, None);
+            } else {
+                space = Some((at, used));
+                used += 1;
+            }
+            continue;
+        }
+        if used + w > max && used > 0 {
+            if let Some((space_at, before)) = space.take() {
+                lines.push((start, space_at));
+                start = space_at + 1;
+                used -= before + 1;
+            }
+            if used + w > max && used > 0 {
+                lines.push((start, at));
+                (start, used) = (at, 0);
+            }
+        }
+        used += w;
+    }
+    lines.push((start, text.len()));
+    lines
+}
+
+/// `text` wrapped at spaces to lines of at most `max` cells.
+#[must_use]
+pub fn wrap(text: &str, max: usize) -> Vec<String> {
+    wrap_ranges(text, max)
+        .into_iter()
+        .map(|(from, to)| text[from..to].to_owned())
+        .collect()
+}
+
+/// `…` and the end of `text` in `max` cells, starting at a word where it
+/// can: what remains of a message whose start is already shown.
+#[must_use]
+pub fn elide_start(text: &str, max: usize) -> String {
+    if width(text) <= max {
+        return text.to_owned();
+    }
+    let mut end = tail(text, max.saturating_sub(1));
+    if !text[..text.len() - end.len()].ends_with(' ') {
+        if let Some(space) = end.find(' ') {
+            end = &end[space + 1..];
+        }
+    }
+    format!("…{}", end.trim_start())
+}
+
+/// `text` wrapped to at most `lines` lines of `max` cells; when it needs
+/// more, the last line shown is `…` and the end of the text, so both its
+/// start and its end (the reason of a failure) stay in sight.
+#[must_use]
+pub fn wrap_keeping_end(text: &str, max: usize, lines: usize) -> Vec<String> {
+    let ranges = wrap_ranges(text, max);
+    if ranges.len() <= lines {
+        return ranges
+            .into_iter()
+            .map(|(from, to)| text[from..to].to_owned())
+            .collect();
+    }
+    match lines {
+        0 => Vec::new(),
+        1 => vec![elide_middle(text, max)],
+        _ => {
+            let mut out: Vec<String> = ranges[..lines - 1]
+                .iter()
+                .map(|&(from, to)| text[from..to].to_owned())
+                .collect();
+            out.push(elide_start(&text[ranges[lines - 1].0..], max));
+            out
+        }
+    }
+}
+
+/// Which of `total` rows to show in `rows` so that the rows of `focus` are
+/// in sight (its end, when they do not all fit). Drawing keeps no scroll
+/// position: the window follows the focus.
+#[must_use]
+pub fn scroll_window(total: usize, rows: usize, focus: Range<usize>) -> Range<usize> {
+    if total <= rows {
+        return 0..total;
+    }
+    let end = focus.end.clamp(1, total);
+    let start = end.saturating_sub(rows).min(total - rows);
+    start..start + rows
+}
+
+/// "↑ 2 more · ↓ 5 more" when a window hides rows above or below it.
+#[must_use]
+pub fn more_rows(window: &Range<usize>, total: usize) -> Option<String> {
+    let above = window.start;
+    let below = total.saturating_sub(window.end);
+    match (above, below) {
+        (0, 0) => None,
+        (0, b) => Some(format!("↓ {b} more")),
+        (a, 0) => Some(format!("↑ {a} more")),
+        (a, b) => Some(format!("↑ {a} more · ↓ {b} more")),
+    }
 }
 
 /// "2m ago", "3d ago", "—".
@@ -236,7 +386,7 @@ pub fn modal(frame: &mut Frame, width: u16, height: u16, title: &str) -> Rect {
     frame.render_widget(Clear, area);
     let block = Block::bordered().title(format!(
         " {} ",
-        fit(title, usize::from(width.saturating_sub(4)))
+        fit(&clean(title), usize::from(area.width.saturating_sub(4)))
     ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -261,17 +411,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn elides_in_the_middle_or_not_at_all() {
-        let url = "https://keys.internal.example.com:7070";
-        assert_eq!(elide_middle(url, 80).as_deref(), Some(url));
-        let cut = elide_middle(url, 20).unwrap();
-        assert_eq!(width(&cut), 20);
-        assert!(
-            cut.starts_with("https://k") && cut.ends_with(":7070"),
-            "{cut}"
-        );
-        assert_eq!(elide_middle(url, 8), None);
+    fn cuts_and_elides_by_cells() {
         assert_eq!(fit("billing-sync-nightly", 8), "billing…");
         assert_eq!(fit("short", 8), "short");
+        assert_eq!(pad("日本語", 7), "日本語 ");
+        assert_eq!(pad("日本語のキー", 7), "日本語…");
+        let cut = elide_middle("revoking billing-sync failed: already revoked", 30);
+        assert_eq!(width(&cut), 30);
+        assert!(
+            cut.starts_with("revoking") && cut.ends_with("revoked"),
+            "{cut}"
+        );
+    }
+
+    #[test]
+    fn wraps_at_spaces_and_breaks_long_words() {
+        assert_eq!(
+            wrap("revoke the marked keys for good", 12),
+            ["revoke the", "marked keys", "for good"]
+        );
+        assert_eq!(wrap("abcdefghij xy", 4), ["abcd", "efgh", "ij", "xy"]);
+        assert_eq!(wrap("", 10), [""]);
+        for line in wrap("日本語のキー 日本語のキー", 5) {
+            assert!(width(&line) <= 5, "{line}");
+        }
+        let kept = wrap_keeping_end(
+            "regenerating billing-sync failed: only the key's owner may regenerate it",
+            30,
+            2,
+        );
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[0], "regenerating billing-sync");
+        assert!(kept[1].starts_with('…') && kept[1].ends_with("may regenerate it"));
+        assert!(kept.iter().all(|l| width(l) <= 30), "{kept:?}");
+    }
+
+    #[test]
+    fn a_window_keeps_the_focus_in_sight() {
+        assert_eq!(scroll_window(5, 10, 3..4), 0..5);
+        assert_eq!(scroll_window(20, 5, 0..1), 0..5);
+        assert_eq!(scroll_window(20, 5, 7..8), 3..8);
+        assert_eq!(scroll_window(20, 5, 7..9), 4..9);
+        // A focus taller than the window: its end (a checklist's cursor).
+        assert_eq!(scroll_window(20, 3, 2..12), 9..12);
+        assert_eq!(scroll_window(20, 5, 19..20), 15..20);
+        assert_eq!(
+            more_rows(&(3..8), 20).as_deref(),
+            Some("↑ 3 more · ↓ 12 more")
+        );
+        assert_eq!(more_rows(&(0..5), 5), None);
     }
 }

@@ -6,14 +6,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::app::{App, Input};
 use super::dialog::{self, Dialog};
 use super::keymap::{self, Action};
-use super::layout::{self, Theme, elide_middle, fit, modal, width};
+use super::layout::{self, Theme, fit, modal, pad, width, wrap};
 use super::session::Connection;
 use super::shell::Level;
 use super::views::ViewId;
@@ -82,7 +82,7 @@ pub fn render(app: &App, frame: &mut Frame) {
             }
         }
     }
-    render_footer(app, &theme, frame, areas.footer);
+    render_footer(app, &theme, frame, areas.footer, above_footer(areas.body));
     if let Some(Dialog::Help { scroll }) = app.shell.dialogs.current {
         render_help(app, scroll, &theme, frame);
     }
@@ -105,9 +105,12 @@ fn render_refused(reason: &str, theme: &Theme, frame: &mut Frame, area: Rect) {
     );
 }
 
-/// " keydesk · tenant · ana (tenant_admin, developer) · https://…  ● live [RW]":
-/// the connection and mode always show; the URL is elided in its middle or
-/// dropped, never cut into a different-looking address.
+/// " keydesk · tenant · ana (tenant_admin, developer) · https://…  ● live  read-only":
+/// the connection and the mode that is true for the user always show
+/// (`read-only` with `--readonly`, `view only` when their roles cannot
+/// change anything here, nothing when they can). The URL shows whole, or
+/// without its scheme, or not at all: never cut inside its host, where it
+/// would look like another address.
 fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
     let session = app.session();
     let tenant = session
@@ -139,35 +142,34 @@ fn render_header(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
         Connection::Refused { .. } => Span::styled("✕ token refused", theme.error()),
     };
     let mode = if session.readonly {
-        "  [R] "
+        Some("read-only")
+    } else if session.may_change_anything() == Some(false) {
+        Some("view only")
     } else {
-        "  [RW] "
+        None
     };
-    let right_width =
-        u16::try_from(connection.content.chars().count() + mode.len() + 1).unwrap_or(0);
-    let [left, right] =
+    let mut right = vec![Span::raw(" "), connection];
+    if let Some(mode) = mode {
+        right.push(Span::raw("  "));
+        right.push(Span::styled(mode, theme.bold()));
+    }
+    right.push(Span::raw(" "));
+    let right = Line::from(right);
+    let right_width = u16::try_from(right.width()).unwrap_or(0);
+    let [left, right_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
     let room = usize::from(left.width);
     let fixed = format!(" keydesk · {tenant} · {who}");
     let url = clean(session_base(app));
-    let text = match room
-        .checked_sub(width(&fixed) + 3)
-        .and_then(|left| elide_middle(&url, left))
-    {
-        Some(url) => format!("{fixed} · {url}"),
-        None => fit(&fixed, room),
-    };
+    let bare = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let text = [url.as_str(), bare]
+        .into_iter()
+        .find(|url| width(&fixed) + 3 + width(url) <= room)
+        .map_or_else(|| fit(&fixed, room), |url| format!("{fixed} · {url}"));
     let mut spans = vec![Span::styled(" keydesk", theme.bold())];
     spans.push(Span::raw(text.trim_start_matches(" keydesk").to_owned()));
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
-    frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::raw(" "),
-            connection,
-            Span::raw(mode),
-        ])),
-        right,
-    );
+    frame.render_widget(Paragraph::new(right), right_area);
 }
 
 fn session_base(app: &App) -> &str {
@@ -234,91 +236,243 @@ fn counts(app: &App) -> String {
     }
 }
 
-/// The footer: on the left what is typed, the status, or the active filter;
-/// on the right the counts and the hints, which always stay. The left side
-/// is cut to the room left, so the two never overwrite each other.
-fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// The row above the footer: the bottom border of the view's block, which
+/// a long status or the command line's candidates may take.
+fn above_footer(body: Rect) -> Option<Rect> {
+    (body.height >= 4).then(|| Rect::new(body.x, body.bottom() - 1, body.width, 1))
+}
+
+/// Draws one line of the footer in `area`, after clearing what was there.
+fn footer_line(frame: &mut Frame, area: Rect, line: Line) {
+    frame.render_widget(Clear, area);
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// One footer row: what leads it (what is typed, the filter, a status),
+/// then the counts and hints that fit after it, then the spinner.
+struct FooterRow {
+    lead: Vec<Span<'static>>,
+    extras: String,
+}
+
+impl FooterRow {
+    /// `lead` with the first of `extras` that fits beside it in `full`
+    /// cells (with the spinner), or `None` when even the lead alone does not.
+    fn fitting(
+        lead: Vec<Span<'static>>,
+        extras: &[String],
+        spinner: usize,
+        full: usize,
+    ) -> Option<Self> {
+        let used: usize = lead.iter().map(|s| width(&s.content)).sum();
+        extras
+            .iter()
+            .chain(std::iter::once(&String::new()))
+            .find(|extras| {
+                let gap = if extras.is_empty() { 0 } else { 2 };
+                used + gap + width(extras) + spinner <= full
+            })
+            .map(|extras| Self {
+                lead,
+                extras: extras.clone(),
+            })
+    }
+}
+
+/// The footer: what is typed, the status or the active filter, then the
+/// counts and the hints, then the spinner; the parts never overwrite each
+/// other. A status comes first: the hints give way, then the counts; when
+/// it still does not fit beside the filter, it takes the row above (over
+/// the view's bottom border), wrapping there onto the footer's row if it
+/// must, and beyond those two rows keeps its start and its end, where the
+/// reason is. Without a status the hints always show. While a command is
+/// typed, the row above lists what Tab completes to.
+fn render_footer(app: &App, theme: &Theme, frame: &mut Frame, area: Rect, above: Option<Rect>) {
     let spinner = if app.busy() {
         SPINNER[(app.ticks as usize) % SPINNER.len()]
     } else {
         " "
     };
-    let hints: Vec<String> = keymap::footer().map(|b| b.label.to_owned()).collect();
+    let spinner = format!(" {spinner} ");
+    let spin = width(&spinner);
+    let full = usize::from(area.width);
+    let hints: Vec<&str> = keymap::footer().map(|b| b.label).collect();
     let counts = counts(app);
-    let mut right = String::new();
-    if !counts.is_empty() {
-        right.push_str(&counts);
-        right.push_str(" · ");
-    }
-    right.push_str(&hints.join("  "));
-    right.push_str(&format!(" {spinner} "));
-    if width(&right) + 12 > usize::from(area.width) {
-        right = format!("{} {spinner} ", hints.join(" "));
-    }
-    let right_width = u16::try_from(width(&right)).unwrap_or(0).min(area.width);
-    let [left_area, right_area] =
-        Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
-    let room = usize::from(left_area.width.saturating_sub(1));
-    let left: Line = match &app.input {
-        Input::Filter(field) => Line::from(
-            [
+    let with_counts = |hints: &str| {
+        if counts.is_empty() {
+            hints.to_owned()
+        } else {
+            format!("{counts} · {hints}")
+        }
+    };
+    // Without a status the hints stay (the counts give way); with one,
+    // the hints give way first, then the counts.
+    let plain = [
+        with_counts(&hints.join("  ")),
+        with_counts(&hints.join(" ")),
+        hints.join(" "),
+    ];
+    let beside_status = [
+        with_counts(&hints.join("  ")),
+        with_counts(&hints.join(" ")),
+        counts.clone(),
+    ];
+    let filter = app.filter();
+    let badge = (!filter.is_empty())
+        .then(|| Span::styled(fit(&format!(" /{} ", clean(filter)), 24), theme.selected()));
+    let plain_extras = plain
+        .iter()
+        .find(|e| width(e) + spin + 12 <= full)
+        .unwrap_or(&plain[2])
+        .clone();
+    // The footer's row without a status: the filter cut to what the hints leave.
+    let plain_row = |lead: Vec<Span<'static>>| {
+        let extras = plain_extras.clone();
+        let room = full.saturating_sub(width(&extras) + spin + 2);
+        let lead = lead
+            .into_iter()
+            .map(|span| Span::styled(fit(&span.content, room), span.style))
+            .collect();
+        FooterRow { lead, extras }
+    };
+    let row = match &app.input {
+        Input::Filter(field) => {
+            let room = full.saturating_sub(width(&plain_extras) + spin + 1);
+            let spans = [
                 vec![Span::raw(" / ")],
                 field.spans(true, room.saturating_sub(4)),
             ]
-            .concat(),
-        ),
-        Input::Command(field) => Line::from(
-            [
+            .concat();
+            FooterRow {
+                lead: spans,
+                extras: plain_extras.clone(),
+            }
+        }
+        Input::Command(field) => {
+            if let Some(above) = above {
+                footer_line(frame, above, command_candidates(app, field.text(), theme));
+            }
+            let room = full.saturating_sub(width(&plain_extras) + spin + 1);
+            let spans = [
                 vec![Span::raw(" :")],
                 field.spans(true, room.saturating_sub(3)),
             ]
-            .concat(),
-        ),
-        Input::None => {
-            let filter = app.filter();
-            let mut spans = Vec::new();
-            let mut used = 0;
-            if !filter.is_empty() {
-                let text = fit(&format!(" /{} ", clean(filter)), room / 2);
-                used = width(&text);
-                spans.push(Span::styled(
-                    text,
-                    Style::new().add_modifier(Modifier::REVERSED),
-                ));
+            .concat();
+            FooterRow {
+                lead: spans,
+                extras: plain_extras.clone(),
             }
-            if let Some(status) = app.status() {
+        }
+        Input::None => match app.shell.shown_status() {
+            None => plain_row(badge.into_iter().collect()),
+            Some(status) => {
                 let style = match status.level {
                     Level::Info => Style::new(),
                     Level::Success => theme.success(),
                     Level::Error => theme.error(),
                 };
-                spans.push(Span::styled(
-                    fit(
-                        &format!(" {}", clean(&status.text)),
-                        room.saturating_sub(used),
-                    ),
-                    style,
-                ));
+                let text = clean(&status.text);
+                let message = |text: &str| Span::styled(format!(" {text}"), style);
+                let lead = |text: &str| badge.iter().cloned().chain([message(text)]).collect();
+                if let Some(row) = FooterRow::fitting(lead(&text), &beside_status, spin, full) {
+                    row
+                } else if let Some(above) = above {
+                    let first_row = wrap(&text, full.saturating_sub(1))
+                        .into_iter()
+                        .next()
+                        .unwrap_or_default();
+                    let rest = text[first_row.len()..].trim_start();
+                    footer_line(frame, above, Line::from(message(&first_row)));
+                    if rest.is_empty() {
+                        plain_row(badge.iter().cloned().collect())
+                    } else {
+                        FooterRow::fitting(lead(rest), &beside_status, spin, full).unwrap_or_else(
+                            || {
+                                let used = badge.as_ref().map_or(0, |b| width(&b.content));
+                                let room = full.saturating_sub(used + spin + 1);
+                                FooterRow {
+                                    lead: lead(&layout::elide_start(rest, room)),
+                                    extras: String::new(),
+                                }
+                            },
+                        )
+                    }
+                } else {
+                    let used = badge.as_ref().map_or(0, |b| width(&b.content));
+                    let room = full.saturating_sub(used + spin + 1);
+                    FooterRow {
+                        lead: lead(&layout::elide_middle(&text, room)),
+                        extras: String::new(),
+                    }
+                }
             }
-            Line::from(spans)
-        }
+        },
     };
-    frame.render_widget(Paragraph::new(left), left_area);
+    let right = format!("{}{spinner}", row.extras);
+    let right_width = u16::try_from(width(&right)).unwrap_or(0).min(area.width);
+    let [left_area, right_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(right_width)]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(row.lead)), left_area);
     frame.render_widget(Paragraph::new(right), right_area);
 }
 
-/// The `?` overlay: the current view's bindings, then the lists' and the
-/// global ones, one per line under their headings, then why each greyed-out
-/// action is unavailable right now. Scrolls with j/k when it does not fit.
+/// What Tab would complete the command line to, for the row above it.
+fn command_candidates(app: &App, typed: &str, theme: &Theme) -> Line<'static> {
+    let tenants = app
+        .session()
+        .me
+        .as_ref()
+        .map_or(&[][..], |me| &me.tenants[..]);
+    let candidates = super::command_line::candidates(typed, tenants);
+    let text = if candidates.is_empty() {
+        " nothing to complete · :tenant [NAME], :help, :q".to_owned()
+    } else {
+        format!(" Tab: {}", clean(&candidates.join("  ")))
+    };
+    let room = usize::from(app.shell.size.0);
+    Line::from(Span::styled(fit(&text, room), theme.dim()))
+}
+
+/// The `?` overlay: the current view's bindings that can be used now, then
+/// the lists' and the global ones, under their headings; then those
+/// unavailable now, each with why (wrapped, never cut). Scrolls with j/k
+/// when it does not fit.
 fn render_help(app: &App, scroll: usize, theme: &Theme, frame: &mut Frame) {
     const KEYS: usize = 14;
     let screen = frame.area();
     let modal_width = screen.width.min(96);
     let room = usize::from(modal_width.saturating_sub(2));
+    let text_room = room.saturating_sub(KEYS).max(12);
+    let gutter = " ".repeat(KEYS);
+    // A binding's keys in the gutter, its description wrapped beside them.
+    let described = |binding: &keymap::Binding, keys_style: Style, style: Style| {
+        let keys = fit(&binding.keys_text(), KEYS - 1);
+        let after_keys = pad("", KEYS - width(&keys));
+        wrap(binding.description, text_room)
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let gutter = if i == 0 {
+                    vec![
+                        Span::styled(keys.clone(), keys_style),
+                        Span::raw(after_keys.clone()),
+                    ]
+                } else {
+                    vec![Span::raw(gutter.clone())]
+                };
+                Line::from([gutter, vec![Span::styled(part, style)]].concat())
+            })
+            .collect::<Vec<_>>()
+    };
     let scopes = app.view.scopes();
     let mut lines: Vec<Line> = Vec::new();
+    let mut unavailable = Vec::new();
     let mut current_scope = None;
     for binding in keymap::in_scopes(&scopes) {
+        if let Some(reason) = app.disabled_reason(binding.action) {
+            unavailable.push((binding, reason));
+            continue;
+        }
         if current_scope != Some(binding.scope) {
             current_scope = Some(binding.scope);
             lines.push(Line::from(Span::styled(
@@ -326,28 +480,20 @@ fn render_help(app: &App, scroll: usize, theme: &Theme, frame: &mut Frame) {
                 theme.bold(),
             )));
         }
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("{:<KEYS$}", fit(&binding.keys_text(), KEYS - 1)),
-                theme.key(),
-            ),
-            Span::raw(fit(binding.description, room.saturating_sub(KEYS))),
-        ]));
+        lines.extend(described(binding, theme.key(), Style::new()));
     }
-    let unavailable: Vec<(String, String)> =
-        keymap::toolbar(app.view.scope(), app.session().readonly)
-            .filter_map(|b| {
-                app.disabled_reason(b.action)
-                    .map(|reason| (b.keys_text(), reason))
-            })
-            .collect();
     if !unavailable.is_empty() {
         lines.push(Line::from(Span::styled("unavailable now", theme.bold())));
-        for (keys, reason) in unavailable {
-            lines.push(Line::from(vec![
-                Span::styled(format!("{keys:<KEYS$}"), theme.dim()),
-                Span::raw(fit(&reason, room.saturating_sub(KEYS))),
-            ]));
+        for (binding, reason) in unavailable {
+            lines.extend(described(binding, theme.disabled(), theme.dim()));
+            let because = wrap(&clean(&reason), text_room.saturating_sub(2));
+            for (i, part) in because.into_iter().enumerate() {
+                let mark = if i == 0 { "↳ " } else { "  " };
+                lines.push(Line::from(vec![
+                    Span::raw(format!("{gutter}{mark}")),
+                    Span::raw(part),
+                ]));
+            }
         }
     }
     // Two rows of frame, one of footer inside it.

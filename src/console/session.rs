@@ -94,6 +94,22 @@ impl Session {
         self.has_role(Role::TenantAdmin) || self.has_role(Role::SystemAdmin)
     }
 
+    /// Whether the caller's roles let them change anything in this tenant
+    /// (a key of theirs, a new key, the settings, the users), as the
+    /// permission matrix answers; `None` until who and the settings are known.
+    #[must_use]
+    pub fn may_change_anything(&self) -> Option<bool> {
+        use crate::domain::{KeyAction, policy};
+        let actor = self.actor()?;
+        let settings = self.domain_settings()?;
+        Some(
+            policy::may_update_settings(&actor).is_ok()
+                || policy::may_manage_users(&actor, &[]).is_ok()
+                || policy::may_create_key(&actor, &settings, &actor.id).is_ok()
+                || policy::may_act_on_key(&actor, KeyAction::Edit, &settings, &actor.id).is_ok(),
+        )
+    }
+
     /// The tenant's display name, or its id.
     #[must_use]
     pub fn tenant_name(&self) -> Option<&str> {

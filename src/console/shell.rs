@@ -26,6 +26,23 @@ pub enum Level {
 pub struct Status {
     pub text: String,
     pub level: Level,
+    /// When it was said (on the shell's clock), so that news can fade.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Status {
+    /// Whether the status line still shows it at `now`: a failure stays
+    /// until something replaces it (or Esc); news fades after the time it
+    /// takes to read it, so the footer's hints come back.
+    #[must_use]
+    pub fn shown_at(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        if self.level == Level::Error {
+            return true;
+        }
+        let chars = i64::try_from(self.text.chars().count()).unwrap_or(i64::MAX);
+        let seconds = (5 + chars / 15).min(15);
+        now - self.at < chrono::Duration::seconds(seconds)
+    }
 }
 
 pub struct Shell {
@@ -45,7 +62,14 @@ impl Shell {
         self.status = Some(Status {
             text: clean(&text.into()),
             level,
+            at: self.now(),
         });
+    }
+
+    /// The status the footer shows now, if it has not faded.
+    #[must_use]
+    pub fn shown_status(&self) -> Option<&Status> {
+        self.status.as_ref().filter(|s| s.shown_at(self.now()))
     }
 
     pub fn info(&mut self, text: impl Into<String>) {

@@ -184,14 +184,75 @@ impl Email {
     }
 }
 
-/// Removes every control character (ESC, CSI, BEL, newlines…) so text from a
-/// server cannot move the cursor or recolour a terminal. Used by the console.
+/// Makes text from a server safe and measurable for a terminal: removes
+/// every control character (ESC, CSI, BEL…; newlines and tabs become
+/// spaces) so it cannot move the cursor or recolour the screen, and every
+/// invisible format character (bidi overrides and isolates, zero-width
+/// spaces and joiners, BOM, word joiner, invisible operators, tags,
+/// variation selectors, fillers) so it cannot reorder what follows it or
+/// make a terminal draw it wider than it was measured. A character cluster
+/// that would still be measured differently whole than by its characters
+/// (an emoji with a skin tone) keeps only its first character. Used by the
+/// console on everything it draws.
 #[must_use]
 pub fn strip_control(text: &str) -> String {
-    text.chars()
-        .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
-        .filter(|c| !c.is_control())
-        .collect()
+    use unicode_segmentation::UnicodeSegmentation;
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+    let kept: String = text
+        .chars()
+        .map(|c| {
+            if matches!(c, '\n' | '\t' | '\u{2028}' | '\u{2029}') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .filter(|&c| !c.is_control() && !is_invisible_format(c))
+        .collect();
+    let mut out = String::with_capacity(kept.len());
+    for cluster in kept.graphemes(true) {
+        let by_chars: usize = cluster.chars().map(|c| c.width().unwrap_or(0)).sum();
+        if cluster.width() == by_chars {
+            out.push_str(cluster);
+        } else if let Some(first) = cluster.chars().next() {
+            out.push(first);
+        }
+    }
+    out
+}
+
+/// Format (Cf) and other default-ignorable characters: drawn as nothing, or
+/// as something else than what follows them, depending on the terminal.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 #[cfg(test)]
@@ -239,6 +300,33 @@ mod tests {
     #[test]
     fn strip_control_removes_terminal_sequences() {
         assert_eq!(strip_control("a\u{1b}[31mb\u{7}c\nd"), "a[31mbc d");
+    }
+
+    #[test]
+    fn strip_control_removes_invisible_format_characters() {
+        // Right-to-left override, zero-width space, BOM, word joiner, isolate.
+        assert_eq!(
+            strip_control("a\u{202E}b\u{200B}c\u{FEFF}d\u{2060}e\u{2066}f\u{2069}"),
+            "abcdef"
+        );
+        // A ZWJ family becomes its members, each as wide as it is measured.
+        assert_eq!(strip_control("👨\u{200D}👩\u{200D}👧"), "👨👩👧");
+        // Variation selector 16 and a skin tone: measured one way only.
+        assert_eq!(strip_control("❤\u{FE0F} 👍🏽"), "❤ 👍");
+        // Accents and scripts that combine are kept.
+        for text in [
+            "e\u{301}",
+            "नमस्ते क्ष",
+            "สวัสดี",
+            "안녕하세요",
+            "こんにちは ｶﾞ",
+            "مرحبا",
+            "שלום",
+            "வணக்கம்",
+            "🇩🇪 👍",
+        ] {
+            assert_eq!(strip_control(text), text);
+        }
     }
 
     #[test]

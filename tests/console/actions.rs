@@ -222,7 +222,7 @@ async fn duplicating_a_key_creates_a_copy_with_a_new_secret() {
     assert_eq!(verified["code"], "VALID");
     assert_eq!(verified["key_id"], copy_id.as_str());
     assert_eq!(acme.server.verify_code(&secret).await, "VALID");
-    console.press(KeyCode::Esc);
+    console.close_uncopied_secret();
     assert!(console.app.shell.dialogs.current.is_none());
 }
 
@@ -607,7 +607,7 @@ async fn readonly_hides_every_mutating_action() {
         );
     }
     assert!(
-        lines[0].contains("[R]") && !lines[0].contains("[RW]"),
+        lines[0].contains("read-only") && !lines[0].contains("[RW]"),
         "{}",
         lines[0]
     );

@@ -142,7 +142,7 @@ async fn creating_a_user_shows_their_token_once_and_it_works() {
     let (status, me) = acme.server.get("/v1/me", &token).await;
     assert_eq!(status, 200);
     assert_eq!(me["user"]["name"], "dana");
-    console.press(KeyCode::Esc);
+    console.close_uncopied_secret();
     assert!(!console.screen(100, 30).contains(&token));
     assert!(console.screen(100, 30).contains("dana@example.com"));
 }

@@ -9,6 +9,7 @@ mod admin;
 mod habits;
 mod incident;
 mod live;
+mod polish;
 mod pty;
 mod reconnect;
 mod render;

@@ -299,6 +299,9 @@ async fn the_console_adds_copies_and_revokes_a_key_in_a_real_terminal() {
     assert_eq!(secret.len(), 3 + 38, "{secret} parsed from:\n{screen}");
     let id = token_after(&screen, "key_").expect("the key id on screen");
 
+    // Not copied: the first Esc asks again, the second closes.
+    term.send("\x1b");
+    term.wait_for_text("not copied").await;
     term.send("\x1b");
     term.wait_for("the modal to close", |s| !s.contains("shown once"))
         .await;
@@ -461,6 +464,8 @@ async fn a_system_admin_switches_keys_on_in_a_dormant_tenant_and_grants_a_develo
     term.send("\x13");
     let screen = term.wait_for_text("Copy the secret now").await;
     let id = token_after(&screen, "key_").expect("the key id on screen");
+    term.send("\x1b");
+    term.wait_for_text("not copied").await;
     term.send("\x1b");
     term.wait_for("the modal to close", |s| !s.contains("Copy the secret now"))
         .await;

@@ -255,7 +255,7 @@ impl World {
             unreachable!()
         };
         let secret = modal.secret.to_string();
-        self.console.press(KeyCode::Esc);
+        self.console.close_uncopied_secret();
         self.console.settle().await;
         secret
     }

@@ -21,7 +21,7 @@ async fn add_key(console: &mut Console, name: &str) {
     console
         .pump_until("the secret modal", crate::support::secret_shown)
         .await;
-    console.press(KeyCode::Esc);
+    console.close_uncopied_secret();
     console.settle().await;
 }
 

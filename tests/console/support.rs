@@ -274,6 +274,20 @@ impl Console {
     }
 }
 
+impl Console {
+    /// Closes the show-once modal without copying its secret: the first Esc
+    /// only says it was not copied, the second closes.
+    #[track_caller]
+    pub fn close_uncopied_secret(&mut self) {
+        self.press(KeyCode::Esc);
+        assert!(
+            secret_shown(&self.app),
+            "one Esc closed a secret that was never copied"
+        );
+        self.press(KeyCode::Esc);
+    }
+}
+
 /// True while a show-once secret is on screen.
 pub fn secret_shown(app: &App) -> bool {
     matches!(app.shell.dialogs.current, Some(Dialog::Secret(_)))

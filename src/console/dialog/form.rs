@@ -4,6 +4,10 @@
 //! fields (a checklist is one field: ↑/↓ move inside it, Space toggles);
 //! Ctrl-S saves from anywhere, as Enter does on the last field; Esc cancels.
 //! A save that fails keeps the form open with what was typed and the reason.
+//! On a screen too short for every field, the fields scroll with the focus;
+//! the reason (wrapped) and the buttons always stay in sight.
+
+use std::ops::Range;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
@@ -11,7 +15,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::console::layout::{Theme, button, fit, modal};
+use crate::console::layout::{
+    Theme, button, fit, modal, more_rows, pad, scroll_window, wrap_keeping_end,
+};
 use crate::console::widgets::text_field::TextField;
 use crate::domain::text::strip_control as clean;
 
@@ -163,13 +169,6 @@ impl Field {
         self.locked = true;
         self.hint = reason.into();
         self
-    }
-
-    fn rows(&self) -> usize {
-        match &self.kind {
-            Kind::Checklist { items, .. } => 1 + items.len(),
-            _ => 1,
-        }
     }
 }
 
@@ -430,25 +429,27 @@ impl Form {
         }
     }
 
-    pub fn render(&self, theme: &Theme, frame: &mut Frame) {
-        let rows: usize = self.fields.iter().map(Field::rows).sum::<usize>() + self.notes.len();
-        let height = u16::try_from(rows + 7).unwrap_or(u16::MAX);
-        let inner = modal(frame, 74, height, &self.title);
-        let value_width = usize::from(inner.width.saturating_sub(15));
+    /// The fields' lines, and the rows of the focused field (its label,
+    /// down to the cursor of a checklist).
+    fn field_lines(&self, theme: &Theme, value_width: usize) -> (Vec<Line<'static>>, Range<usize>) {
         let label_style = Style::new().add_modifier(Modifier::BOLD);
         let mut lines: Vec<Line> = Vec::new();
+        let mut focus = 0..0;
         for (i, field) in self.fields.iter().enumerate() {
             let focused = i == self.focus;
             let mark = if focused { "▶" } else { " " };
             let mut spans = vec![
                 Span::raw(mark),
-                Span::styled(format!("{:<13}", fit(&field.label, 12)), label_style),
+                Span::styled(pad(&fit(&field.label, 12), 13), label_style),
             ];
             let style = if field.locked {
                 theme.dim()
             } else {
                 Style::new()
             };
+            if focused {
+                focus = lines.len()..lines.len() + 1;
+            }
             match &field.kind {
                 Kind::Text(input) | Kind::Number { input, .. } => {
                     let mut value = input.spans(focused && !field.locked, value_width);
@@ -466,7 +467,10 @@ impl Form {
                 Kind::Choice { options, at } => {
                     let label = options.get(*at).map(|(_, l)| clean(l)).unwrap_or_default();
                     let s = if focused { theme.selected() } else { style };
-                    spans.push(Span::styled(format!("‹ {label} ›"), s));
+                    spans.push(Span::styled(
+                        format!("‹ {} ›", fit(&label, value_width.saturating_sub(4))),
+                        s,
+                    ));
                 }
                 Kind::Checklist { items, .. } => {
                     let on = items.iter().filter(|(_, on)| *on).count();
@@ -478,6 +482,7 @@ impl Form {
             }
             lines.push(Line::from(spans));
             if let Kind::Checklist { items, cursor } = &field.kind {
+                let first = lines.len();
                 for (j, (item, on)) in items.iter().enumerate() {
                     let check = if *on { "[x]" } else { "[ ]" };
                     let s = if focused && j == *cursor {
@@ -490,39 +495,79 @@ impl Form {
                         Span::styled(format!("{check} {}", fit(&clean(item), value_width)), s),
                     ]));
                 }
+                if focused {
+                    focus.end = first + (*cursor).min(items.len().saturating_sub(1)) + 1;
+                }
             }
         }
         for note in &self.notes {
             lines.push(Line::from(Span::styled(clean(note), theme.dim())));
         }
-        lines.push(Line::from(""));
+        if self.focus >= self.fields.len() {
+            // On the buttons: the end of the fields, where they lead.
+            focus = lines.len().saturating_sub(1)..lines.len();
+        }
+        (lines, focus)
+    }
+
+    pub fn render(&self, theme: &Theme, frame: &mut Frame) {
+        let screen = frame.area();
+        let width = screen.width.min(74);
+        let room = usize::from(width.saturating_sub(2));
+        let value_width = room.saturating_sub(15);
+        let (fields, focus) = self.field_lines(theme, value_width);
+        // Inside the frame: the fields, a blank (or scroll) line, the
+        // reason or hint, the buttons and the keys.
+        let inside = usize::from(screen.height.saturating_sub(2));
+        let fixed = 3;
+        let least_fields = fields.len().min(3);
+        let message_rows = inside.saturating_sub(fixed + least_fields).max(1);
         let hint = self
             .fields
             .get(self.focus)
             .map(|f| f.hint.clone())
             .filter(|h| !h.is_empty());
-        if let Some(error) = &self.error {
-            lines.push(Line::from(Span::styled(
-                fit(&clean(error), usize::from(inner.width)),
-                theme.error(),
-            )));
+        let message: Vec<Line> = if let Some(error) = &self.error {
+            wrap_keeping_end(&clean(error), room, message_rows)
+                .into_iter()
+                .map(|l| Line::from(Span::styled(l, theme.error())))
+                .collect()
         } else if self.submitting {
-            lines.push(Line::from("saving…"));
+            vec![Line::from("saving…")]
         } else if let Some(hint) = hint {
-            lines.push(Line::from(Span::styled(
-                fit(&clean(&hint), usize::from(inner.width)),
-                theme.dim(),
-            )));
+            wrap_keeping_end(&clean(&hint), room, message_rows.min(2))
+                .into_iter()
+                .map(|l| Line::from(Span::styled(l, theme.dim())))
+                .collect()
         } else {
-            lines.push(Line::from(""));
-        }
+            vec![Line::from("")]
+        };
+        let rows = inside
+            .saturating_sub(fixed + message.len())
+            .min(fields.len());
+        let window = scroll_window(fields.len(), rows, focus);
+        let more = more_rows(&window, fields.len());
+        let height = u16::try_from(window.len() + fixed + message.len() + 2).unwrap_or(u16::MAX);
+        let inner = modal(frame, width, height, &self.title);
+        let mut lines: Vec<Line> = fields[window].to_vec();
+        lines.push(match more {
+            Some(more) => Line::from(Span::styled(
+                fit(&format!("{more} · Tab moves"), room),
+                theme.dim(),
+            )),
+            None => Line::from(""),
+        });
+        lines.extend(message);
         lines.push(Line::from(vec![
             button("Save", self.focus == self.save_at(), theme),
             Span::raw("   "),
             button("Cancel", self.focus == self.save_at() + 1, theme),
         ]));
         lines.push(Line::from(Span::styled(
-            "Tab next · Space toggles · ctrl-s saves · Esc cancels",
+            fit(
+                "Tab next · Space toggles · ctrl-s saves · Esc cancels",
+                room,
+            ),
             theme.dim(),
         )));
         frame.render_widget(Paragraph::new(lines), inner);

@@ -14,14 +14,14 @@ pub mod secret;
 use std::collections::VecDeque;
 
 use ratatui::Frame;
-use ratatui::text::Line;
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
 
 use self::confirm::Confirm;
 use self::form::Form;
 use self::picker::Picker;
 use self::secret::SecretModal;
-use super::layout::{Theme, modal};
+use super::layout::{Theme, modal, wrap};
 use crate::domain::text::strip_control as clean;
 
 pub enum Dialog {
@@ -87,13 +87,29 @@ pub enum Confirmed {
     Settings(super::views::settings::Pending),
 }
 
-pub fn render_message(title: &str, lines: &[String], frame: &mut Frame) {
-    let height = u16::try_from(lines.len()).unwrap_or(10).saturating_add(4);
-    let inner = modal(frame, 76, height, &clean(title));
-    let mut text: Vec<Line> = lines.iter().map(|l| Line::from(clean(l))).collect();
-    text.push(Line::from(""));
-    text.push(Line::from("Enter or Esc closes"));
-    frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
+/// A report: its lines wrapped; on a screen too short for them, as many as
+/// fit and how many more there are, so "Enter or Esc closes" stays in sight.
+pub fn render_message(title: &str, lines: &[String], theme: &Theme, frame: &mut Frame) {
+    let screen = frame.area();
+    let width = screen.width.min(76);
+    let room = usize::from(width.saturating_sub(2));
+    let mut text: Vec<String> = lines.iter().flat_map(|l| wrap(&clean(l), room)).collect();
+    let rows = usize::from(screen.height.saturating_sub(4)).max(1);
+    let mut last = Line::from("");
+    if text.len() > rows {
+        let hidden = text.len() - rows + 1;
+        text.truncate(rows - 1);
+        last = Line::from(Span::styled(
+            format!("… and {hidden} more lines"),
+            theme.dim(),
+        ));
+    }
+    let height = u16::try_from(text.len() + 4).unwrap_or(u16::MAX);
+    let inner = modal(frame, width, height, title);
+    let mut shown: Vec<Line> = text.into_iter().map(Line::from).collect();
+    shown.push(last);
+    shown.push(Line::from("Enter or Esc closes"));
+    frame.render_widget(Paragraph::new(shown), inner);
 }
 
 /// Draws the open dialog, if any.
@@ -104,6 +120,6 @@ pub fn render(dialogs: &Dialogs, theme: &Theme, frame: &mut Frame) {
         Some(Dialog::Secret(modal)) => modal.render(theme, frame),
         Some(Dialog::Form(form)) => form.render(theme, frame),
         Some(Dialog::Picker(picker)) => picker.render(theme, frame),
-        Some(Dialog::Message { title, lines }) => render_message(title, lines, frame),
+        Some(Dialog::Message { title, lines }) => render_message(title, lines, theme, frame),
     }
 }

@@ -1,13 +1,15 @@
 //! A filterable list to choose one thing from: the tenant (`:tenant` with no
-//! name, or `T`), the sort column (`s`). Typing filters; ↑/↓ (or ctrl-p/n)
-//! move; Enter chooses; Esc closes.
+//! name, or `T`), the sort column (`s`). Typing filters (`j` and `k` too:
+//! they are letters of names); ↑/↓ (or ctrl-p/n) move; Enter chooses; Esc
+//! closes. What starts with the typed text comes before what merely
+//! contains it.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::console::layout::{Theme, fit, modal};
+use crate::console::layout::{Theme, fit, modal, pad};
 use crate::console::widgets::list_cursor::{ListCursor, Move};
 use crate::console::widgets::text_field::TextField;
 use crate::domain::text::strip_control as clean;
@@ -20,6 +22,9 @@ pub enum PickerPurpose {
     /// How long a rotated key's old secret keeps working (`R`).
     Rotate,
 }
+
+/// The most rows a picker's list shows.
+const PICKER_ROWS: usize = 12;
 
 /// The value of the picker's "create a tenant" entry.
 pub const CREATE_TENANT: &str = "\u{0}create";
@@ -63,23 +68,36 @@ impl Picker {
             filter: TextField::new("", 100),
             cursor: ListCursor::default(),
         };
-        picker.cursor.set_height(12, picker.visible.len());
+        picker.cursor.set_height(PICKER_ROWS, picker.visible.len());
         if let Some(at) = current.and_then(|c| picker.items.iter().position(|i| i.value == c)) {
             picker.cursor.follow(Some(at), picker.visible.len());
         }
         picker
     }
 
+    /// Keeps the items that match the filter: first those whose label,
+    /// value or detail (a tenant's display name) starts with it, then those
+    /// that contain it, each group in the given order; "create" stays last.
     fn refilter(&mut self) {
         let needle = self.filter.text().to_lowercase();
-        self.visible = (0..self.items.len())
-            .filter(|&i| {
-                let item = &self.items[i];
-                item.value == CREATE_TENANT
-                    || item.label.to_lowercase().contains(&needle)
-                    || item.value.to_lowercase().contains(&needle)
-            })
+        let rank = |item: &Item| -> Option<u8> {
+            if item.value == CREATE_TENANT {
+                return Some(2);
+            }
+            let texts = [&item.label, &item.value, &item.detail].map(|t| t.to_lowercase());
+            if texts.iter().any(|t| t.starts_with(&needle)) {
+                Some(0)
+            } else if texts.iter().any(|t| t.contains(&needle)) {
+                Some(1)
+            } else {
+                None
+            }
+        };
+        let mut ranked: Vec<(u8, usize)> = (0..self.items.len())
+            .filter_map(|i| rank(&self.items[i]).map(|r| (r, i)))
             .collect();
+        ranked.sort_by_key(|&(rank, i)| (rank, i));
+        self.visible = ranked.into_iter().map(|(_, i)| i).collect();
         self.cursor.row = 0;
         self.cursor.clamp(self.visible.len());
     }
@@ -121,8 +139,10 @@ impl Picker {
     }
 
     pub fn render(&self, theme: &Theme, frame: &mut Frame) {
-        let rows = self.visible.len().clamp(1, 12);
-        let height = u16::try_from(rows + 5).unwrap_or(17);
+        // The list gets the rows the screen has (frame, filter, blank, keys).
+        let room = usize::from(frame.area().height.saturating_sub(5)).max(1);
+        let rows = self.visible.len().clamp(1, PICKER_ROWS.min(room));
+        let height = u16::try_from(rows + 5).unwrap_or(u16::MAX);
         let inner = modal(frame, 60, height, &self.title);
         let width = usize::from(inner.width);
         let mut lines = vec![Line::from(
@@ -136,23 +156,39 @@ impl Picker {
         if self.visible.is_empty() {
             lines.push(Line::from(Span::styled("nothing matches", theme.dim())));
         }
-        for row in self.cursor.window(self.visible.len()) {
+        // The cursor's window, fitted to the rows drawn (a copy: drawing
+        // changes nothing).
+        let mut cursor = self.cursor.clone();
+        cursor.set_height(rows, self.visible.len());
+        // Details line up in one column after the widest label shown.
+        let label_width = cursor
+            .window(self.visible.len())
+            .map(|row| crate::console::layout::width(&clean(&self.items[self.visible[row]].label)))
+            .max()
+            .unwrap_or(0);
+        for row in cursor.window(self.visible.len()) {
             let item = &self.items[self.visible[row]];
             let text = if item.detail.is_empty() {
                 clean(&item.label)
             } else {
-                format!("{}  {}", clean(&item.label), clean(&item.detail))
+                format!(
+                    "{}  {}",
+                    pad(&clean(&item.label), label_width),
+                    clean(&item.detail)
+                )
             };
-            let text = fit(&format!(" {text}"), width);
             let style = if row == self.cursor.row {
                 theme.selected()
             } else {
                 ratatui::style::Style::new()
             };
-            lines.push(Line::from(Span::styled(format!("{text:<width$}"), style)));
+            lines.push(Line::from(Span::styled(
+                pad(&format!(" {text}"), width),
+                style,
+            )));
         }
         lines.push(Line::from(Span::styled(
-            "type to filter · ↑/↓ · Enter chooses · Esc",
+            fit("type to filter · ↑/↓ · Enter chooses · Esc", width),
             theme.dim(),
         )));
         frame.render_widget(Paragraph::new(lines), inner);

@@ -1,5 +1,7 @@
 //! A secret or a management token, shown once. Its buffer is a
-//! `Zeroizing` string, wiped when the modal closes (as it drops).
+//! `Zeroizing` string, wiped when the modal closes (as it drops). Closing
+//! before the secret was copied asks once more: the first Esc (or q, or
+//! Close) says it was not copied, the second closes.
 
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::Frame;
@@ -21,8 +23,15 @@ pub struct SecretModal {
     pub retrievable: bool,
     /// "secret" or "management token".
     pub kind: &'static str,
-    pub copied: Option<String>,
+    /// What the last copy did ("copied to …", "copy failed: …"), or the
+    /// warning of a close before any copy.
+    pub note: Option<String>,
+    /// The secret reached the clipboard at least once.
+    pub copied: bool,
     pub close_focused: bool,
+    /// A close was asked for before the secret was copied, and the user
+    /// was told: the next close closes.
+    pub warned: bool,
 }
 
 impl SecretModal {
@@ -40,23 +49,42 @@ impl SecretModal {
             secret: Zeroizing::new(secret),
             retrievable,
             kind,
-            copied: None,
+            note: None,
+            copied: false,
             close_focused: false,
+            warned: false,
         }
+    }
+
+    /// A close asked for: true when it closes; false the first time
+    /// while the secret has not been copied (the user is told instead).
+    fn close(&mut self) -> bool {
+        if self.copied || self.warned {
+            return true;
+        }
+        self.warned = true;
+        self.note = Some(format!(
+            "not copied — Esc again to close, c to copy the {}",
+            self.kind
+        ));
+        false
     }
 
     /// Handles a key; true when the modal should close.
     pub fn on_key(&mut self, key: KeyEvent, clipboard: &mut Clipboard) -> bool {
         match key.code {
-            KeyCode::Esc | KeyCode::Char('q') => true,
-            KeyCode::Enter if self.close_focused => true,
+            KeyCode::Esc | KeyCode::Char('q') => self.close(),
+            KeyCode::Enter if self.close_focused => self.close(),
             KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab => {
                 self.close_focused = !self.close_focused;
                 false
             }
             KeyCode::Enter | KeyCode::Char('c' | 'y') => {
-                self.copied = Some(match clipboard.copy(&self.secret, true) {
-                    Ok(copied) => format!("copied {}", copied.describe()),
+                self.note = Some(match clipboard.copy(&self.secret, true) {
+                    Ok(copied) => {
+                        self.copied = true;
+                        format!("copied {}", copied.describe())
+                    }
                     Err(err) => format!("copy failed: {err}"),
                 });
                 self.close_focused = true;
@@ -90,7 +118,11 @@ impl SecretModal {
                 Style::new().add_modifier(Modifier::BOLD),
             )),
             Line::from(clean(&self.subject)),
-            Line::from(self.copied.clone().unwrap_or_default()),
+            Line::from(match &self.note {
+                Some(note) if self.copied => Span::raw(note.clone()),
+                Some(note) => Span::styled(note.clone(), theme.error()),
+                None => Span::raw(""),
+            }),
             Line::from(vec![
                 button("Copy", !self.close_focused, theme),
                 Span::raw("   "),
