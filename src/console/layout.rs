@@ -350,11 +350,37 @@ pub fn until(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     let Some(at) = at else {
         return "never".to_owned();
     };
-    match (at - now).num_seconds() {
-        s if s <= 0 => format!("{} ago", ago(Some(at), now).trim_end_matches(" ago")),
-        s if s < 3600 => format!("in {}m", s / 60),
-        s if s < 86_400 => format!("in {}h", s / 3600),
-        s => format!("in {}d", s / 86_400),
+    // Rounded to the nearest unit: a key made to expire in 30 days says
+    // "in 30d" a second later, not "in 29d".
+    let s = (at - now).num_seconds();
+    if s <= 0 {
+        return format!("{} ago", ago(Some(at), now).trim_end_matches(" ago"));
+    }
+    let (minutes, hours, days) = ((s + 30) / 60, (s + 1800) / 3600, (s + 43_200) / 86_400);
+    if minutes < 60 {
+        format!("in {}m", minutes.max(1))
+    } else if hours < 24 {
+        format!("in {hours}h")
+    } else {
+        format!("in {days}d")
+    }
+}
+
+#[cfg(test)]
+mod until_tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_is_rounded_to_the_nearest_unit() {
+        let now = Utc::now();
+        let at = |s: i64| until(Some(now + chrono::Duration::seconds(s)), now);
+        assert_eq!(at(30 * 86_400 - 1), "in 30d");
+        assert_eq!(at(86_400 - 1), "in 1d");
+        assert_eq!(at(3600 - 1), "in 1h");
+        assert_eq!(at(45 * 60), "in 45m");
+        assert_eq!(at(10), "in 1m");
+        assert_eq!(at(36 * 3600), "in 2d");
+        assert_eq!(at(13 * 3600), "in 13h");
     }
 }
 

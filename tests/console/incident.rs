@@ -231,7 +231,7 @@ async fn rotating_with_a_grace_keeps_both_secrets_until_e_ends_it() {
     let list = console.screen(80, 24);
     assert!(
         list.lines()
-            .any(|l| l.contains("ledger-prod") && l.contains("rot 59m")),
+            .any(|l| l.contains("ledger-prod") && l.contains("rot 1h")),
         "the list does not show the deadline:\n{list}"
     );
     console.char('/');

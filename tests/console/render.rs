@@ -819,7 +819,10 @@ async fn the_tenant_picker_lists_the_tenants_and_filters_them() {
     })
     .await;
     for screen in &screens {
-        assert!(screen.contains("acme-payments       ACME Payments"), "{screen}");
+        assert!(
+            screen.contains("acme-payments       ACME Payments"),
+            "{screen}"
+        );
         assert!(screen.contains("Globex Corporation · keys off"), "{screen}");
         assert!(screen.contains("+ create a tenant"), "{screen}");
     }
