@@ -4,6 +4,7 @@
 //! over terminal input, results of background requests and a tick, so a
 //! slow server never delays a keystroke.
 
+pub mod answers;
 pub mod app;
 pub mod clipboard;
 pub mod command_line;

@@ -119,6 +119,28 @@ impl KeyCache {
         }
     }
 
+    /// A committed event, before anyone sees it: drops what it changed. A
+    /// key's event forgets every digest cached with that key (a revoke, a
+    /// rotation, a deletion, an owner or scope change); a tenant's settings
+    /// or the tenant itself, everything. Events that change no key (a
+    /// lookup, a reveal, users) drop nothing.
+    pub fn forget_changed_by(&self, event: &crate::domain::Event) {
+        let e = &event.event;
+        let action = e.action.as_str();
+        if action.starts_with("settings.") || action.starts_with("tenant.") {
+            self.clear();
+        } else if action.starts_with("key.")
+            && !matches!(action, "key.looked_up" | "key.secret_revealed")
+        {
+            let mut inner = self.write();
+            inner.epoch += 1;
+            let id = crate::domain::KeyId::from_trusted(e.target_id.clone());
+            for digest in inner.digests_of.remove(&id).unwrap_or_default() {
+                inner.by_digest.remove(&digest);
+            }
+        }
+    }
+
     /// Drops everything: used when tenant settings change.
     pub fn clear(&self) {
         let mut inner = self.write();

@@ -70,10 +70,16 @@ impl AppState {
         let document = openapi()
             .to_pretty_json()
             .unwrap_or_else(|_| "{}".to_owned());
+        let cache = Arc::new(KeyCache::default());
+        // A committed change leaves the cache before its event leaves the
+        // writer: whoever sees a revoke on the stream cannot verify the key
+        // from the cache any more (the handler forgets it again after).
+        let forget = Arc::clone(&cache);
+        store.before_publishing(Arc::new(move |event| forget.forget_changed_by(event)));
         Self {
             store,
             keyring: Arc::new(keyring),
-            cache: Arc::new(KeyCache::default()),
+            cache,
             usage: Arc::new(UsageRecorder::default()),
             metrics: Arc::new(Metrics::default()),
             openapi: Arc::new(document),

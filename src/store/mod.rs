@@ -205,6 +205,9 @@ pub struct UsageRow {
     pub count: u64,
 }
 
+/// See [`Store::before_publishing`].
+pub type CommitHook = std::sync::Arc<dyn Fn(&Event) + Send + Sync>;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // --- users and authentication
@@ -321,6 +324,11 @@ pub trait Store: Send + Sync + 'static {
     /// buffer gets `RecvError::Lagged` and should be closed (its client
     /// resumes from the database), so no reader ever holds a writer up.
     fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<Event>>;
+    /// Sets what runs with each committed event, in the writer, before any
+    /// subscriber can see it: the server's verification cache forgets what
+    /// the event changed, so whoever sees a revoke on the stream can no
+    /// longer verify the key from a cache. Set once, at start.
+    fn before_publishing(&self, hook: CommitHook);
 
     // --- lookup and bulk actions
     /// Appends an event that records no change of its own (a lookup).

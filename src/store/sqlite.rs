@@ -61,6 +61,8 @@ struct EventFeed {
     sender: tokio::sync::broadcast::Sender<Arc<Event>>,
     /// The highest event id published; changed under the writer lock only.
     published: Arc<std::sync::atomic::AtomicI64>,
+    /// Runs with each event before it is sent ([`Store::before_publishing`]).
+    hook: Arc<std::sync::OnceLock<super::CommitHook>>,
 }
 
 impl EventFeed {
@@ -68,6 +70,7 @@ impl EventFeed {
         Self {
             sender: tokio::sync::broadcast::channel(capacity.clamp(1, 1 << 20)).0,
             published: Arc::new(std::sync::atomic::AtomicI64::new(published)),
+            hook: Arc::new(std::sync::OnceLock::new()),
         }
     }
 
@@ -86,6 +89,9 @@ impl EventFeed {
         match events {
             Ok(events) => {
                 for event in events {
+                    if let Some(hook) = self.hook.get() {
+                        hook(&event);
+                    }
                     self.published.store(event.id, Ordering::Release);
                     // No subscriber is not an error.
                     let _ = self.sender.send(Arc::new(event));
@@ -179,7 +185,9 @@ impl SqliteStore {
             .feed
             .published
             .load(std::sync::atomic::Ordering::Acquire);
+        let hook = Arc::clone(&self.feed.hook);
         self.feed = EventFeed::new(capacity, published);
+        self.feed.hook = hook;
         self
     }
 
@@ -1597,6 +1605,12 @@ impl Store for SqliteStore {
 
     fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<Arc<Event>> {
         self.feed.sender.subscribe()
+    }
+
+    fn before_publishing(&self, hook: super::CommitHook) {
+        if self.feed.hook.set(hook).is_err() {
+            tracing::warn!("a second hook before publishing was ignored");
+        }
     }
 
     async fn append_event(&self, event: &NewEvent) -> StoreResult<()> {

@@ -27,6 +27,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Where the database lives.
     pub data_dir: PathBuf,
+    /// The server's store, for in-process servers: to write past the handlers.
+    pub store: Option<std::sync::Arc<dyn keydesk::store::Store>>,
     /// The temporary directory (removed when the test ends) and the
     /// server's shutdown trigger, for in-process servers.
     _owned: Option<(TempDir, tokio::sync::oneshot::Sender<()>)>,
@@ -67,6 +69,7 @@ pub async fn spawn_app_with(
     );
     let address = prepared.listener.local_addr().expect("a bound address");
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let store = Some(prepared.state.store.clone());
     tokio::spawn(keydesk::server::run(
         prepared.listener,
         prepared.state,
@@ -79,6 +82,7 @@ pub async fn spawn_app_with(
         admin: ADMIN_TOKEN.to_owned(),
         client: client(),
         data_dir: data_dir.path().to_owned(),
+        store,
         _owned: Some((data_dir, shutdown)),
     }
 }
@@ -273,6 +277,7 @@ impl TestApp {
             admin: ADMIN_TOKEN.to_owned(),
             client: client(),
             data_dir: data_dir.to_owned(),
+            store: None,
             _owned: None,
         }
     }

@@ -326,3 +326,96 @@ async fn open_streams_end_when_the_server_stops() {
         assert!(end.as_ref().is_none_or(Result::is_err), "{end:?}");
     }
 }
+
+/// "See it fail everywhere": whoever sees a revoke, an end of rotation or a
+/// disable on the stream can no longer verify the key. The cache forgets
+/// what an event changed before the event leaves the writer, not after the
+/// handler gets round to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_the_stream_shows_a_change_no_verification_answers_from_before_it() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let tenant = app.enabled_tenant("acme").await;
+    let client = Client::new(&app.base, &app.admin).unwrap();
+    let mut stream = client.event_stream(&tenant, None).await.unwrap();
+    for round in 0..30 {
+        let key = app
+            .create_key(&tenant, &app.admin, json!({ "name": format!("k{round}") }))
+            .await;
+        assert_eq!(next(&mut stream).await.action, "key.created");
+        // Cached as VALID.
+        assert_eq!(app.verify(&key.secret).await, "VALID");
+        assert_eq!(app.verify(&key.secret).await, "VALID");
+        let action = ["revoke", "disable"][round % 2];
+        let (app2, tenant2, id) = (app.clone(), tenant.clone(), key.id.clone());
+        let acting = tokio::spawn(async move {
+            app2.act(&tenant2, &app2.admin, &id, action)
+                .await
+                .expect(200);
+        });
+        let seen = next(&mut stream).await;
+        assert_eq!(seen.target_id, key.id);
+        let code = app.verify(&key.secret).await;
+        assert_ne!(
+            code, "VALID",
+            "round {round}: {} was on the stream",
+            seen.action
+        );
+        acting.await.unwrap();
+    }
+}
+
+/// The mechanism under the test above, without its race: a revoke written
+/// to the store directly (no handler to forget the key after) still leaves
+/// the cache before its event reaches the stream.
+#[tokio::test]
+async fn a_change_leaves_the_verification_cache_before_its_event_is_published() {
+    let app = spawn_app().await;
+    let tenant = app.enabled_tenant("acme").await;
+    let key = app
+        .create_key(&tenant, &app.admin, json!({ "name": "cached" }))
+        .await;
+    assert_eq!(app.verify(&key.secret).await, "VALID");
+    assert_eq!(app.verify(&key.secret).await, "VALID", "now from the cache");
+    let store = app.store.clone().expect("an in-process server");
+    let mut events = store.subscribe_events();
+    let tenant_id = keydesk::domain::TenantId::parse(&tenant).unwrap();
+    store
+        .update_key(
+            &tenant_id,
+            &key.id,
+            None,
+            Box::new(|mut stored, facts| {
+                let now = chrono::Utc::now();
+                let who = stored.owner.clone();
+                stored.revoke(&facts.tenant.settings, who.clone(), now)?;
+                let origin = keydesk::domain::event::Origin {
+                    actor: who,
+                    source: "test".to_owned(),
+                };
+                let event = origin.event(
+                    now,
+                    Some(stored.tenant_id.clone()),
+                    keydesk::domain::event::EventAction::KeyRevoked,
+                    (stored.id.as_str(), stored.name.as_str()),
+                    json!({}),
+                );
+                Ok(keydesk::store::KeyWrite {
+                    key: Some(stored),
+                    events: vec![event],
+                    secret: None,
+                })
+            }),
+        )
+        .await
+        .unwrap();
+    let published = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(published.event.target_id, key.id);
+    assert_eq!(
+        app.verify(&key.secret).await,
+        "REVOKED",
+        "answered from a stale cache"
+    );
+}

@@ -9,14 +9,17 @@
 //! says so.
 
 mod actions;
+mod activity;
 pub mod form;
 pub mod index;
+mod permissions;
 pub mod render;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use self::actions::{report_bulk, verb_ing};
+pub use self::activity::{ACTIVITY_EVENTS, Activity};
 use self::index::{KeyIndex, SortColumn, haystack};
 use crate::api::{self, KeyWithSecret};
 use crate::client::ClientResult;
@@ -25,12 +28,9 @@ use crate::console::dialog::picker::{Item, Picker, PickerPurpose};
 use crate::console::dialog::secret::SecretModal;
 use crate::console::keymap::Action;
 use crate::console::net::Reply;
-use crate::console::session::Session;
 use crate::console::shell::Shell;
 use crate::console::widgets::list_cursor::{ListCursor, Move};
-use crate::domain::policy::{self, KeyAction};
 use crate::domain::text::strip_control as clean;
-use crate::domain::{KeyStatus, SecretRetrieval};
 
 /// Keys fetched per request while loading a tenant.
 pub const PAGE_SIZE: u32 = 1000;
@@ -41,20 +41,6 @@ const LIVE_RELOAD_MAX_KEYS: usize = 5000;
 const LIVE_RELOAD_EVERY: Duration = Duration::from_secs(10);
 /// Names a question lists before "and N more".
 const NAMES_SHOWN: usize = 6;
-
-/// The selected key's recent activity, shown in the detail: its
-/// verifications over 24 h (the sparkline) and its last audit events.
-pub struct Activity {
-    pub id: String,
-    pub usage: Option<api::UsageHistory>,
-    pub events: Option<Vec<api::EventBody>>,
-    asked: Instant,
-}
-
-/// Activity is read again after this long, or at once when an event names the key.
-const ACTIVITY_FRESH: Duration = Duration::from_secs(60);
-/// Events the detail lists at most.
-pub const ACTIVITY_EVENTS: u32 = 8;
 
 /// A load of the tenant's keys in progress.
 #[derive(Default)]
@@ -115,24 +101,6 @@ pub struct KeysView {
     /// cursor rests on, not for every key it passes.
     resting: Option<String>,
     last_reload: Option<Instant>,
-}
-
-/// Why the domain's rules refuse `action` on `key` for this session's
-/// user, or `None` when the server would allow it.
-fn refusal(key: &api::Key, action: KeyAction, session: &Session) -> Option<String> {
-    let (actor, settings) = (session.actor()?, session.domain_settings()?);
-    let owner = crate::domain::UserId::from_trusted(key.owner.id.as_str().to_owned());
-    policy::may_act_on_key(&actor, action, &settings, &owner)
-        .and_then(|()| {
-            crate::domain::key::check_key_action(
-                action,
-                key.status,
-                &settings,
-                key.secret_retrievable,
-            )
-        })
-        .err()
-        .map(|refusal| refusal.message)
 }
 
 impl KeysView {
@@ -263,72 +231,6 @@ impl KeysView {
 
     pub fn set_height(&mut self, rows: usize) {
         self.cursor.set_height(rows, self.visible_count());
-    }
-
-    // ------------------------------------------------------------ activity
-
-    /// The activity of the key the detail shows, if it is that key's.
-    #[must_use]
-    pub fn activity_of(&self, id: &str) -> Option<&Activity> {
-        self.activity.as_ref().filter(|a| a.id == id)
-    }
-
-    /// Every tick: asks for the selected key's activity when the detail
-    /// shows it (zoomed, or beside the list) and the cursor rests on it.
-    pub fn tick(&mut self, detail_beside: bool, shell: &Shell) {
-        let selected = self.selected.as_ref().map(|(id, _)| id.clone());
-        let resting = selected.is_some() && selected == self.resting;
-        self.resting = selected;
-        if resting && (self.zoomed || detail_beside) {
-            self.fetch_activity(shell, false);
-        }
-    }
-
-    /// Asks for the selected key's usage and events, unless fresh ones are
-    /// here (or `now`: at once, as after a lookup).
-    fn fetch_activity(&mut self, shell: &Shell, now: bool) {
-        let Some((id, _)) = self.selected.clone() else {
-            return;
-        };
-        let fresh = self
-            .activity_of(&id)
-            .is_some_and(|a| a.asked.elapsed() < ACTIVITY_FRESH);
-        if fresh && !now {
-            return;
-        }
-        match self.activity.as_mut().filter(|a| a.id == id) {
-            Some(activity) => activity.asked = Instant::now(),
-            None => {
-                self.activity = Some(Activity {
-                    id: id.clone(),
-                    usage: None,
-                    events: None,
-                    asked: Instant::now(),
-                });
-            }
-        }
-        let key = id.clone();
-        shell.request(move |client, tenant| async move {
-            let result = client
-                .key_usage(&tenant, &key, crate::domain::UsageWindow::Day)
-                .await;
-            Reply::KeyUsage { id: key, result }
-        });
-        shell.request(move |client, tenant| async move {
-            let result = client
-                .events_page(&tenant, Some(&id), None, Some(ACTIVITY_EVENTS))
-                .await;
-            Reply::KeyEvents { id, result }
-        });
-    }
-
-    /// An event named key `id`: its activity is read again at the next tick.
-    pub fn activity_changed(&mut self, id: &str) {
-        if let Some(activity) = self.activity.as_mut().filter(|a| a.id == id) {
-            activity.asked = Instant::now()
-                .checked_sub(ACTIVITY_FRESH)
-                .unwrap_or_else(Instant::now);
-        }
     }
 
     // ------------------------------------------------------------ the list
@@ -566,22 +468,8 @@ impl KeysView {
                     false
                 }
             },
-            Reply::KeyUsage { id, result } => {
-                if let Some(activity) = self.activity.as_mut().filter(|a| a.id == id) {
-                    match result {
-                        Ok(usage) => activity.usage = Some(usage),
-                        Err(err) => tracing::debug!("usage of {id}: {err}"),
-                    }
-                }
-                false
-            }
-            Reply::KeyEvents { id, result } => {
-                if let Some(activity) = self.activity.as_mut().filter(|a| a.id == id) {
-                    match result {
-                        Ok(list) => activity.events = Some(list.items),
-                        Err(err) => tracing::debug!("events of {id}: {err}"),
-                    }
-                }
+            reply @ (Reply::KeyUsage { .. } | Reply::KeyEvents { .. }) => {
+                self.on_activity(reply);
                 false
             }
             Reply::RevokePreview { what, result } => {
@@ -716,129 +604,6 @@ impl KeysView {
     }
 
     // ------------------------------------------------------------ actions
-
-    /// Why `action` cannot be taken now, or `None` if it can. Asks the
-    /// domain's rules, so the toolbar shows what the server would refuse.
-    #[must_use]
-    pub fn disabled_reason(&self, action: Action, session: &Session) -> Option<String> {
-        let mutating =
-            crate::console::keymap::is_mutating(action, crate::console::keymap::Scope::Keys);
-        if mutating || action == Action::CopySecret {
-            if let Some(reason) = session.not_ready() {
-                if mutating || !session.readonly {
-                    return Some(reason);
-                }
-            }
-        }
-        let bulk =
-            !self.marked.is_empty() && matches!(action, Action::Revoke | Action::ToggleDisabled);
-        let needs_key = matches!(
-            action,
-            Action::Edit
-                | Action::Duplicate
-                | Action::CopySecret
-                | Action::CopyId
-                | Action::Regenerate
-                | Action::EndRotation
-                | Action::ToggleDisabled
-                | Action::Revoke
-                | Action::Delete
-        );
-        let key = self.selected_key();
-        if needs_key && !bulk && key.is_none() {
-            return Some("no key selected".to_owned());
-        }
-        let (Some(actor), Some(settings)) = (session.actor(), session.domain_settings()) else {
-            return None;
-        };
-        let check = |action: KeyAction| refusal(key?, action, session);
-        match action {
-            Action::Add => {
-                if !settings.api_keys_enabled {
-                    return Some("API keys are off in this tenant (Settings, 3)".to_owned());
-                }
-                policy::may_create_key(&actor, &settings, &actor.id)
-                    .err()
-                    .map(|r| r.message)
-            }
-            Action::Duplicate => {
-                if !settings.api_keys_enabled {
-                    return Some("API keys are off in this tenant (Settings, 3)".to_owned());
-                }
-                check(KeyAction::Duplicate)
-            }
-            Action::Edit => check(KeyAction::Edit),
-            Action::CopySecret => {
-                if settings.secret_retrieval != SecretRetrieval::Admins {
-                    return Some(
-                        "this tenant shows a secret only once, when it is created".to_owned(),
-                    );
-                }
-                check(KeyAction::Reveal)
-            }
-            Action::Regenerate => check(KeyAction::Regenerate),
-            Action::EndRotation => {
-                if key.is_some_and(|k| k.rotating_until.is_none()) {
-                    return Some("the key is not rotating (R rotates it)".to_owned());
-                }
-                check(KeyAction::EndRotation)
-            }
-            Action::ToggleDisabled if bulk => None,
-            Action::ToggleDisabled => {
-                check(if key.is_some_and(|k| k.status == KeyStatus::Disabled) {
-                    KeyAction::Enable
-                } else {
-                    KeyAction::Disable
-                })
-            }
-            Action::Revoke if bulk => None,
-            Action::Revoke => check(KeyAction::Revoke),
-            Action::Delete => check(KeyAction::Delete),
-            _ => None,
-        }
-    }
-
-    /// Why the domain's rules refuse `action` on the selected key, if they do
-    /// (what the server would answer; `None` also while settings load).
-    #[must_use]
-    pub fn selected_refusal(&self, action: KeyAction, session: &Session) -> Option<String> {
-        refusal(self.selected_key()?, action, session)
-    }
-
-    /// The marked keys (or the selected one) split by what the domain's
-    /// rules say of `action` on each: those it may act on, and the refused
-    /// ones with the reason, so a bulk question says which will be refused.
-    fn split_targets(&self, action: KeyAction, session: &Session) -> (Vec<Target>, Vec<Refused>) {
-        let mut allowed = Vec::new();
-        let mut refused = Vec::new();
-        for (id, name) in self.targets() {
-            match self
-                .keys
-                .iter()
-                .find(|k| k.id == id)
-                .and_then(|key| refusal(key, action, session))
-            {
-                Some(reason) => refused.push((name, reason)),
-                None => allowed.push((id, name)),
-            }
-        }
-        (allowed, refused)
-    }
-
-    /// The word the disable/enable button shows for the selected key.
-    #[must_use]
-    pub fn toggle_word(&self, short: bool) -> &'static str {
-        let enable = self.marked.is_empty()
-            && self
-                .selected_key()
-                .is_some_and(|k| k.status == KeyStatus::Disabled);
-        match (enable, short) {
-            (true, false) => "enable",
-            (true, true) => "en",
-            (false, false) => "disable",
-            (false, true) => "dis",
-        }
-    }
 
     /// Carries out `action`; refused with the reason when not allowed.
     pub fn on_action(&mut self, action: Action, shell: &mut Shell) {
