@@ -23,10 +23,72 @@ impl InvalidText {
     }
 }
 
-/// Checks a single-line label: trimmed non-empty, at most `max` characters,
-/// no control characters at all.
+/// Characters no name, e-mail or description may hold: they are drawn as
+/// nothing, or change the direction of what follows (bidi controls,
+/// zero-width spaces and joiners, word joiner and invisible operators, BOM,
+/// tags, fillers, soft hyphen, line and paragraph separators). A name that
+/// holds one can pass for another.
+#[must_use]
+pub fn is_hidden(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// NFC, so a name typed with combining accents and one typed precomposed
+/// are the same name.
+fn normalised(raw: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    raw.nfc().collect()
+}
+
+/// Refuses text holding a hidden character, naming it.
+fn refuse_hidden(field: &'static str, text: &str) -> Result<(), InvalidText> {
+    match text.chars().find(|&c| is_hidden(c)) {
+        Some(c) => Err(InvalidText::new(
+            field,
+            format!(
+                "must not contain invisible or direction-changing characters (U+{:04X})",
+                u32::from(c)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// What two names are compared by: NFKC, lower case, then the UTS #39
+/// skeleton, so `Admin`, `ADMIN` and `аdmin` (Cyrillic а) are one name.
+#[must_use]
+pub fn name_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_security::confusable_detection::skeleton;
+    let folded: String = name.nfkc().collect::<String>().to_lowercase();
+    skeleton(&folded)
+        .collect::<String>()
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Checks a single-line label: NFC, trimmed, with a visible character, at
+/// most `max` characters, no control or hidden characters at all.
 pub(crate) fn label(field: &'static str, raw: &str, max: usize) -> Result<String, InvalidText> {
-    let trimmed = raw.trim();
+    let normalised = normalised(raw);
+    let trimmed = normalised.trim();
     if trimmed.is_empty() {
         return Err(InvalidText::new(field, "must not be empty"));
     }
@@ -41,6 +103,13 @@ pub(crate) fn label(field: &'static str, raw: &str, max: usize) -> Result<String
             field,
             "must not contain control characters",
         ));
+    }
+    refuse_hidden(field, trimmed)?;
+    if !trimmed
+        .chars()
+        .any(|c| !c.is_whitespace() && !is_invisible_format(c))
+    {
+        return Err(InvalidText::new(field, "must contain a visible character"));
     }
     Ok(trimmed.to_owned())
 }
@@ -128,7 +197,9 @@ impl DisplayName {
 
 impl Description {
     pub fn parse(raw: &str) -> Result<Self, InvalidText> {
-        let trimmed = raw.trim();
+        let normalised = normalised(raw);
+        let trimmed = normalised.trim();
+        refuse_hidden("description", trimmed)?;
         if trimmed.chars().count() > DESCRIPTION_MAX {
             return Err(InvalidText::new(
                 "description",
@@ -160,7 +231,9 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, InvalidText> {
-        let trimmed = raw.trim();
+        let normalised = normalised(raw);
+        let trimmed = normalised.trim();
+        refuse_hidden("email", trimmed)?;
         let valid = trimmed.len() <= 254
             && trimmed.matches('@').count() == 1
             && !trimmed.starts_with('@')
@@ -186,11 +259,13 @@ impl Email {
 
 /// Makes text from a server safe and measurable for a terminal: removes
 /// every control character (ESC, CSI, BEL…; newlines and tabs become
-/// spaces) so it cannot move the cursor or recolour the screen, and every
-/// invisible format character (bidi overrides and isolates, zero-width
-/// spaces and joiners, BOM, word joiner, invisible operators, tags,
-/// variation selectors, fillers) so it cannot reorder what follows it or
-/// make a terminal draw it wider than it was measured. A character cluster
+/// spaces) so it cannot move the cursor or recolour the screen; shows each
+/// hidden character ([`is_hidden`]: bidi overrides and isolates, zero-width
+/// spaces and joiners, BOM, tags, fillers), which the server refuses today
+/// but an older one may have stored, as `�`, so it can neither reorder what
+/// follows nor pass unseen; and removes the other invisible format
+/// characters (variation selectors…) so a terminal cannot draw them wider
+/// than they were measured. A character cluster
 /// that would still be measured differently whole than by its characters
 /// (an emoji with a skin tone) keeps only its first character. Used by the
 /// console on everything it draws.
@@ -204,6 +279,9 @@ pub fn strip_control(text: &str) -> String {
         .map(|c| {
             if matches!(c, '\n' | '\t' | '\u{2028}' | '\u{2029}') {
                 ' '
+            } else if is_hidden(c) {
+                // Shown, not obeyed: a name that hides something says so.
+                '\u{FFFD}'
             } else {
                 c
             }
@@ -260,6 +338,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn hidden_and_invisible_characters_are_refused_in_names_with_the_code_point() {
+        for (raw, code) in [
+            ("pay\u{202E}lpal", "U+202E"),
+            ("a\u{200B}b", "U+200B"),
+            ("\u{FEFF}billing", "U+FEFF"),
+            ("x\u{2066}y\u{2069}", "U+2066"),
+            ("tag\u{E0041}", "U+E0041"),
+            ("line\u{2028}break", "U+2028"),
+        ] {
+            let err = KeyName::parse(raw).unwrap_err();
+            assert!(err.problem.contains(code), "{raw:?}: {err}");
+        }
+        assert!(PersonName::parse("\u{3164}").is_err(), "a filler alone");
+        assert!(Email::parse("ana\u{200B}@example.com").is_err());
+        assert!(Description::parse("ok\u{202E}").is_err());
+        let err = KeyName::parse("\u{FE0F}").unwrap_err();
+        assert!(err.problem.contains("visible"), "{err}");
+    }
+
+    #[test]
+    fn names_are_nfc_and_compared_by_their_skeleton() {
+        let composed = KeyName::parse("cafe\u{301}").unwrap();
+        assert_eq!(composed.as_str(), "caf\u{e9}");
+        assert_eq!(name_key("Admin"), name_key("admin"));
+        assert_eq!(name_key("\u{430}dmin"), name_key("admin"), "Cyrillic а");
+        assert_eq!(name_key("ADMIN"), name_key("\u{FF41}dmin"), "fullwidth a");
+        assert_ne!(name_key("ana"), name_key("anna"));
+    }
+
+    #[test]
     fn key_names_are_trimmed_and_bounded() {
         assert_eq!(
             KeyName::parse("  billing-sync ").unwrap().as_str(),
@@ -304,13 +412,14 @@ mod tests {
 
     #[test]
     fn strip_control_removes_invisible_format_characters() {
-        // Right-to-left override, zero-width space, BOM, word joiner, isolate.
+        // Right-to-left override, zero-width space, BOM, word joiner,
+        // isolates: shown as what they are, never obeyed.
         assert_eq!(
             strip_control("a\u{202E}b\u{200B}c\u{FEFF}d\u{2060}e\u{2066}f\u{2069}"),
-            "abcdef"
+            "a�b�c�d�e�f�"
         );
-        // A ZWJ family becomes its members, each as wide as it is measured.
-        assert_eq!(strip_control("👨\u{200D}👩\u{200D}👧"), "👨👩👧");
+        // A ZWJ family: its members, the joiners shown.
+        assert_eq!(strip_control("👨\u{200D}👩\u{200D}👧"), "👨�👩�👧");
         // Variation selector 16 and a skin tone: measured one way only.
         assert_eq!(strip_control("❤\u{FE0F} 👍🏽"), "❤ 👍");
         // Accents and scripts that combine are kept.

@@ -76,6 +76,7 @@ fn refuse_system_admin_in_tenant(roles: &[Role]) -> ApiResult<()> {
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only tenant admins manage users", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "USER_NAME_TAKEN: another user of the tenant has a name like it (case, width and look-alike letters folded), or it looks like a system administrator's", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid name, email or roles", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -140,6 +141,7 @@ async fn tenant_user(state: &AppState, caller: &Caller, tenant: &str, id: &str) 
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only tenant admins grant roles and licenses", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "USER_NAME_TAKEN: the new name is like another user's of the tenant, or a system administrator's", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid values", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

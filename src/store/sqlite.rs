@@ -517,7 +517,43 @@ fn load_user(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
         .optional()?)
 }
 
+/// A user's name must be the only one like it in their tenant, and never
+/// pass for a system administrator's: names are compared by
+/// [`crate::domain::text::name_key`] (case, width and look-alike letters
+/// folded). `except` is the user being renamed.
+fn check_name_free(tx: &Connection, user: &User, except: &str) -> StoreResult<()> {
+    let key = crate::domain::text::name_key(user.name.as_str());
+    let tenant = user.tenant_id.as_ref().map(TenantId::as_str);
+    let mut statement = tx.prepare_cached(
+        "SELECT id, name, tenant_id IS NULL FROM users WHERE tenant_id = $1 OR tenant_id IS NULL",
+    )?;
+    let rows = statement.query_map(params![tenant], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, bool>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (id, name, system) = row?;
+        if id == except || crate::domain::text::name_key(&name) != key {
+            continue;
+        }
+        let problem = if system && tenant.is_some() {
+            format!(
+                "{:?} looks like the system administrator's name",
+                user.name.as_str()
+            )
+        } else {
+            format!("{name:?} already names a user here; choose another name")
+        };
+        return Err(Refusal::conflict("USER_NAME_TAKEN", problem).into());
+    }
+    Ok(())
+}
+
 fn insert_user(tx: &Connection, user: &User, token_digest: &str) -> StoreResult<()> {
+    check_name_free(tx, user, "")?;
     tx.execute(
         "INSERT INTO users (id, tenant_id, name, email, roles, licensed, token_digest, created_at, name_lower) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -1063,6 +1099,7 @@ impl Store for SqliteStore {
         self.write(move |tx| {
             let user = load_user(tx, &id)?.ok_or_else(|| Refusal::not_found("user"))?;
             let (user, event) = mutation(user)?;
+            check_name_free(tx, &user, &id)?;
             tx.execute(
                 "UPDATE users SET name = $1, email = $2, roles = $3, licensed = $4, name_lower = $5 WHERE id = $6",
                 params![

@@ -44,4 +44,5 @@ mod validation;
 // Issue 7: rotation, lookup by secret, bulk revoke.
 mod bulk;
 mod lookup;
+mod names;
 mod rotation;

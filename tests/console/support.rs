@@ -395,7 +395,7 @@ impl Server {
         self.run(prepared);
     }
 
-    async fn call(
+    pub async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
