@@ -153,10 +153,9 @@ impl IfMatch {
             None => Ok(()),
             Some(value) if value.trim() == "*" => Ok(()),
             Some(value) => {
-                let matches = value
-                    .split(',')
-                    .map(|tag| tag.trim().trim_start_matches("W/"))
-                    .any(|tag| tag == etag);
+                // Strong comparison (RFC 9110 §13.1.1): a weak validator
+                // (`W/"3"`) never matches, so it is a 412.
+                let matches = value.split(',').map(str::trim).any(|tag| tag == etag);
                 if matches {
                     Ok(())
                 } else {

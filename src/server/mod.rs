@@ -6,6 +6,7 @@
 
 pub mod bulk;
 pub mod cache;
+mod contract;
 pub mod error;
 pub mod event_stream;
 pub mod events;
@@ -200,7 +201,9 @@ fn routes() -> OpenApiRouter<AppState> {
 /// The OpenAPI document of every route.
 #[must_use]
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    let mut document = routes().split_for_parts().1;
+    utoipa::Modify::modify(&contract::CommonResponses, &mut document);
+    document
 }
 
 /// The current time at the store's precision (milliseconds), so what a
@@ -257,6 +260,7 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             count_responses,
         ))
+        .layer(middleware::from_fn(contract::utf8_only))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)

@@ -149,3 +149,78 @@ async fn health_and_metrics_answer_without_a_token() {
         metrics.text
     );
 }
+
+/// Issue 8 #14: the statuses any operation can answer are in the document:
+/// 401 on every operation that needs a token, 413 and 415 on every one that
+/// reads a body, 414 and 503 everywhere; and the server answers them as
+/// documented.
+#[tokio::test]
+async fn every_operation_documents_the_statuses_it_can_answer_whatever_its_handler() {
+    let app = spawn_app().await;
+    let document = app
+        .send(app.request(Method::GET, "/openapi.json", None))
+        .await
+        .expect(200)
+        .json;
+    let mut missing = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let statuses = operation["responses"].as_object().unwrap();
+            let mut expected = vec!["414", "503"];
+            if operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty())
+            {
+                expected.push("401");
+            }
+            if operation.get("requestBody").is_some() {
+                expected.extend(["400", "413", "415"]);
+            }
+            for status in expected {
+                if !statuses.contains_key(status) {
+                    missing.push(format!("{method} {path}: {status}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undocumented: {missing:#?}");
+
+    // Answered as documented: no token, a body not in UTF-8, a weak ETag.
+    app.send(app.request(Method::GET, "/v1/me", None))
+        .await
+        .expect_problem(401, "UNAUTHENTICATED");
+    let tenant = app.enabled_tenant("acme").await;
+    let latin1 = app
+        .request(
+            Method::POST,
+            &format!("/v1/tenants/{tenant}/keys"),
+            Some(&app.admin),
+        )
+        .header("content-type", "application/json; charset=ISO-8859-1")
+        .body(r#"{"name":"caf\u00e9"}"#);
+    app.send(latin1)
+        .await
+        .expect_problem(415, "UNSUPPORTED_MEDIA_TYPE");
+    let utf8 = app
+        .request(
+            Method::POST,
+            &format!("/v1/tenants/{tenant}/keys"),
+            Some(&app.admin),
+        )
+        .header("content-type", "application/json; charset=UTF-8")
+        .body(r#"{"name":"cafe"}"#);
+    let created = app.send(utf8).await.expect(201);
+    let id = created.json["key"]["id"].as_str().unwrap().to_owned();
+    let version = created.json["key"]["version"].as_i64().unwrap();
+    let weak = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/tenants/{tenant}/keys/{id}"),
+            Some(&app.admin),
+        )
+        .header("if-match", format!("W/\"{version}\""))
+        .json(&json!({ "name": "weakly" }));
+    app.send(weak)
+        .await
+        .expect_problem(412, "PRECONDITION_FAILED");
+}

@@ -1,0 +1,136 @@
+//! The parts of the HTTP contract every operation shares, in one place: the
+//! statuses any route can answer whatever its handler does (401 where a
+//! token is needed, 413 and 415 where a body is read, 414 and 503
+//! everywhere), added to the OpenAPI document so that it describes every
+//! answer; and the one request rule that is not a route's own: a body's
+//! `Content-Type` charset, if given, is UTF-8.
+
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+use super::error::ApiError;
+
+/// Statuses every operation can answer, whatever its handler: (status, why).
+const EVERY_OPERATION: [(&str, &str); 2] = [
+    (
+        "414",
+        "URI_TOO_LONG: the path and query are longer than the server reads",
+    ),
+    (
+        "503",
+        "UNAVAILABLE: the server cannot reach its database now; retry later",
+    ),
+];
+/// Statuses of operations that need a management token.
+const AUTHENTICATED: [(&str, &str); 1] = [(
+    "401",
+    "UNAUTHENTICATED: no token, a malformed `Authorization` header, or a token that is \
+     not valid; the answer carries `WWW-Authenticate: Bearer`",
+)];
+/// Statuses of operations that read a request body.
+const WITH_BODY: [(&str, &str); 3] = [
+    ("400", "MALFORMED_JSON: the body is not JSON"),
+    (
+        "413",
+        "PAYLOAD_TOO_LARGE: the body is larger than the server reads (64 KiB)",
+    ),
+    (
+        "415",
+        "UNSUPPORTED_MEDIA_TYPE: the body is not sent as `application/json` (charset, if \
+         given, `utf-8`)",
+    ),
+];
+
+/// Adds the shared statuses to every operation of the document.
+pub struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_common(operation);
+            }
+        }
+    }
+}
+
+fn add_common(operation: &mut Operation) {
+    let secured = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    let with_body = operation.request_body.is_some();
+    let mut statuses: Vec<(&str, &str)> = EVERY_OPERATION.to_vec();
+    if secured {
+        statuses.extend(AUTHENTICATED);
+    }
+    if with_body {
+        statuses.extend(WITH_BODY);
+    }
+    for (status, description) in statuses {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| problem(status, description));
+    }
+}
+
+/// A problem+json answer; 414 comes from the HTTP layer, before any
+/// route, with no body.
+fn problem(status: &str, description: &str) -> RefOr<utoipa::openapi::Response> {
+    if status == "414" {
+        return RefOr::T(ResponseBuilder::new().description(description).build());
+    }
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+/// Refuses a body whose `Content-Type` names a charset other than UTF-8
+/// with 415: JSON is UTF-8 (RFC 8259), and a body declared as Latin-1 would
+/// otherwise be read as something its sender did not mean.
+pub async fn utf8_only(request: Request, next: Next) -> Response {
+    let charset = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value.split(';').skip(1).find_map(|parameter| {
+                let (name, value) = parameter.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| value.trim().trim_matches('"').to_ascii_lowercase())
+            })
+        });
+    match charset {
+        Some(charset) if charset != "utf-8" && charset != "utf8" => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            format!("the body must be UTF-8, not {charset:?}"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
+}
