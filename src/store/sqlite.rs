@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_search.sql")),
     (3, include_str!("migrations/0003_usage_history.sql")),
     (4, include_str!("migrations/0004_rotation.sql")),
+    (6, include_str!("migrations/0006_sort_indexes.sql")),
 ];
 
 /// Idle reader connections kept open.
@@ -634,6 +635,7 @@ fn push_sort_expression(sql: &mut Sql, field: SortField) -> bool {
             sql.push("COALESCE(k.last_used_at, -1)");
             false
         }
+        // The expressions of the `keys_last_used` and `keys_expires` indexes.
         SortField::Expires => {
             sql.push(&format!("COALESCE(k.expires_at, {NEVER})"));
             true
@@ -1721,5 +1723,54 @@ fn push_id_list(sql: &mut Sql, ids: &[String]) {
             sql.push(", ");
         }
         sql.bind(id.clone());
+    }
+}
+
+#[cfg(test)]
+mod sort_plan_tests {
+    use super::*;
+
+    /// Every sort of the key list walks an index: SQLite never sorts a
+    /// whole tenant into a temporary tree to answer a page.
+    #[test]
+    fn every_sorted_page_reads_an_index_instead_of_sorting() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open_connection(&dir.path().join("plan.db")).unwrap();
+        migrate(&mut conn).unwrap();
+        for field in [
+            SortField::Name,
+            SortField::Created,
+            SortField::LastUsed,
+            SortField::Expires,
+        ] {
+            for reversed in [false, true] {
+                let mut query = KeyQuery {
+                    sort: crate::domain::KeySort { field, reversed },
+                    limit: 50,
+                    ..KeyQuery::default()
+                };
+                for cursor in [None, Some(SortValue::Int(5))] {
+                    query.cursor = cursor.map(|value| KeyCursor {
+                        value: match (field, value) {
+                            (SortField::Name, _) => SortValue::Text("m".to_owned()),
+                            (_, v) => v,
+                        },
+                        id: "key_x".to_owned(),
+                    });
+                    let sql = sorted_page_sql("acme", &query, 0, 51);
+                    let plan: Vec<String> = conn
+                        .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
+                        .unwrap()
+                        .query_map(params_from_iter(sql.params.iter()), |row| row.get(3))
+                        .unwrap()
+                        .collect::<Result<_, _>>()
+                        .unwrap();
+                    assert!(
+                        !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                        "{field:?} reversed={reversed}: {plan:?}"
+                    );
+                }
+            }
+        }
     }
 }
