@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{self, KeyCreators, KeyStatus, Role, SecretRetrieval, UserRef};
+use crate::domain::{self, KeyCreators, KeyStatus, RateLimit, Role, SecretRetrieval, UserRef};
 
 /// An RFC 9457 problem: every error the API answers with.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -67,6 +67,10 @@ pub struct Key {
     /// the key is not rotating; a revoked key never is.
     #[serde(default)]
     pub rotating_until: Option<DateTime<Utc>>,
+    /// The key's own rate limit; `null`: its tenant's `rate_limit` applies
+    /// (if any). A tenant admin sets it with PATCH.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
     pub usage_24h: Usage24h,
     /// The ETag value, also sent in the `ETag` header.
     pub version: i64,
@@ -98,6 +102,7 @@ impl Key {
             start: key.start.clone(),
             secret_retrievable: key.encrypted_secret.is_some(),
             rotating_until: key.rotating_until(now),
+            rate_limit: key.rate_limit,
             usage_24h: usage,
             version: key.version,
             suspicious: None,
@@ -175,6 +180,15 @@ pub struct UpdateKey {
     )]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// Absent: unchanged; `null`: the tenant's default applies; a limit: the
+    /// key's own. Only tenant and system admins set or lift it (403 else).
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<RateLimit>)]
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 /// `POST /v1/tenants/{t}/keys/{id}/duplicate`: what the copy changes. An
@@ -203,6 +217,10 @@ pub struct Settings {
     pub secret_retrieval: SecretRetrieval,
     pub key_prefix: String,
     pub scopes: Vec<String>,
+    /// The rate limit of every key without its own; `null`: unlimited.
+    /// Counted per server instance.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
     /// The ETag value, also sent in the `ETag` header.
     pub version: i64,
 }
@@ -224,6 +242,7 @@ impl Settings {
                 .iter()
                 .map(|s| s.as_str().to_owned())
                 .collect(),
+            rate_limit: settings.rate_limit,
             version,
         }
     }
@@ -248,6 +267,7 @@ impl Settings {
                 .cloned()
                 .map(domain::Scope::from_trusted)
                 .collect(),
+            rate_limit: self.rate_limit,
         }
     }
 }
@@ -294,6 +314,15 @@ pub struct UpdateSettings {
     pub key_prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
+    /// The default rate limit of the tenant's keys; `null` lifts it. A key's
+    /// own limit wins.
+    #[serde(
+        default,
+        deserialize_with = "double_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<RateLimit>)]
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 /// A tenant.
@@ -473,6 +502,16 @@ pub struct EventList {
 pub struct VerifyRequest {
     /// The secret the caller presented.
     pub key: String,
+    /// When given, a key of any other tenant is `NOT_FOUND`: a service of
+    /// this tenant refuses keys made for another. (A verifier token binds
+    /// its tenant whatever this says.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        pattern = "^[a-z][a-z0-9-]{0,61}[a-z0-9]$",
+        min_length = 2,
+        max_length = 63
+    )]
+    pub tenant: Option<String>,
     /// When given, the key must hold this scope.
     #[serde(default)]
     pub scope: Option<String>,
@@ -489,7 +528,8 @@ pub enum VerifyCode {
     Expired,
     TenantDisabled,
     InsufficientScope,
-    /// Reserved for per-key rate limits; not produced by this version.
+    /// The key's rate limit (its own, or its tenant's default) is used up
+    /// until its window closes: see `retry_after_seconds`.
     RateLimited,
 }
 
@@ -520,7 +560,11 @@ impl VerifyCode {
     }
 }
 
-/// `POST /v1/verify`'s answer: always 200; `valid` and `code` say what happened.
+/// `POST /v1/verify`'s answer: always 200; `valid` and `code` say what
+/// happened. The key's fields are set when the key is valid, or when the
+/// caller is authenticated for the key's tenant (a verifier token of it, or
+/// a management token that sees it); any other answer carries the code
+/// alone (`null`s and no scopes).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct VerifyResponse {
     pub valid: bool,
@@ -530,6 +574,59 @@ pub struct VerifyResponse {
     pub owner: Option<String>,
     pub scopes: Vec<String>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// With `RATE_LIMITED`: whole seconds until the key's window closes
+    /// (also the `Retry-After` header); else `null`.
+    #[serde(default)]
+    pub retry_after_seconds: Option<u64>,
+}
+
+/// A tenant's verifier: a service credential that may only call
+/// `/v1/verify`, bound to its tenant. Never holds its token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VerifierBody {
+    /// `ver_` + ULID.
+    pub id: String,
+    pub tenant: String,
+    /// What it is for, e.g. the service that uses it.
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: UserRef,
+}
+
+impl VerifierBody {
+    #[must_use]
+    pub fn from_domain(verifier: &domain::Verifier) -> Self {
+        Self {
+            id: verifier.id.as_str().to_owned(),
+            tenant: verifier.tenant_id.as_str().to_owned(),
+            name: verifier.name.as_str().to_owned(),
+            created_at: verifier.created_at,
+            created_by: verifier.created_by.clone(),
+        }
+    }
+}
+
+/// `GET /v1/tenants/{t}/verifiers`: oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VerifierList {
+    pub items: Vec<VerifierBody>,
+}
+
+/// `POST /v1/tenants/{t}/verifiers`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVerifier {
+    /// What it is for, e.g. the service that uses it: 1–100 characters, one line.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+}
+
+/// A new verifier with its token, shown this once (`kdv_…`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VerifierWithToken {
+    pub verifier: VerifierBody,
+    /// Send as `Authorization: Bearer <token>` to `POST /v1/verify`.
+    pub token: String,
 }
 
 /// Why the server flags a key as suspicious (SPEC §2 Usage): a spike far
@@ -563,7 +660,8 @@ pub struct UsageBucketBody {
     /// Successful verifications.
     pub valid: u64,
     /// Failed verifications by code (`REVOKED`, `DISABLED`, `EXPIRED`,
-    /// `TENANT_DISABLED`, `INSUFFICIENT_SCOPE`); codes with none are left out.
+    /// `TENANT_DISABLED`, `INSUFFICIENT_SCOPE`, `RATE_LIMITED`); codes with none
+    /// are left out.
     pub failed: std::collections::BTreeMap<String, u64>,
 }
 
@@ -710,6 +808,10 @@ mod tests {
             secret_retrieval: SecretRetrieval::Admins,
             key_prefix: domain::KeyPrefix::parse("acme").unwrap(),
             scopes: vec![domain::Scope::parse("payments:read").unwrap()],
+            rate_limit: Some(RateLimit {
+                requests: 100,
+                window_seconds: 60,
+            }),
         }
     }
 

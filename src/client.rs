@@ -491,21 +491,62 @@ impl Client {
             .await
     }
 
+    /// Verifies `key` as a service does, requiring `scope` if given.
     pub async fn verify(
         &self,
         key: &str,
         scope: Option<&str>,
     ) -> ClientResult<api::VerifyResponse> {
-        let body = api::VerifyRequest {
+        self.verify_with(&api::VerifyRequest {
             key: key.to_owned(),
+            tenant: None,
             scope: scope.map(str::to_owned),
-        };
-        self.send(
-            self.http
-                .post(format!("{}/v1/verify", self.base))
-                .json(&body),
-        )
+        })
         .await
+    }
+
+    /// Verifies as `body` says (also bound to its `tenant`). This client's
+    /// token, if it has one (a verifier or a management token), goes with
+    /// it: it binds the verification to the tenants it is authenticated
+    /// for, and gets answers that name the key even when it is not valid.
+    pub async fn verify_with(
+        &self,
+        body: &api::VerifyRequest,
+    ) -> ClientResult<api::VerifyResponse> {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/verify", self.base))
+            .json(body);
+        if !self.token.is_empty() {
+            request = request.bearer_auth(self.token.as_str());
+        }
+        self.send(request).await
+    }
+
+    /// The tenant's verifier tokens (never the tokens themselves).
+    pub async fn verifiers(&self, tenant: &str) -> ClientResult<api::VerifierList> {
+        let path = format!("/v1/tenants/{}/verifiers", encode(tenant));
+        self.send(self.request(Method::GET, &path)).await
+    }
+
+    /// A new verifier token for `tenant`, shown once in the answer.
+    pub async fn create_verifier(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> ClientResult<api::VerifierWithToken> {
+        let path = format!("/v1/tenants/{}/verifiers", encode(tenant));
+        let body = api::CreateVerifier {
+            name: name.to_owned(),
+        };
+        self.send(self.request(Method::POST, &path).json(&body))
+            .await
+    }
+
+    /// Revokes verifier `id` of `tenant`: its token stops working at once.
+    pub async fn revoke_verifier(&self, tenant: &str, id: &str) -> ClientResult<()> {
+        let path = format!("/v1/tenants/{}/verifiers/{}", encode(tenant), encode(id));
+        self.send(self.request(Method::DELETE, &path)).await
     }
 
     /// Key `id`'s verifications over `window`, in buckets: successes, and failures by code.

@@ -461,6 +461,7 @@ fn configure(
         secret_retrieval: Some(wanted.secret_retrieval),
         key_prefix: Some(wanted.key_prefix.clone()),
         scopes: Some(wanted.scopes.clone()),
+        rate_limit: Some(wanted.rate_limit),
     };
     let (next, changed) = tenant.settings.apply(&patch).map_err(invalid)?;
     if changed.is_empty() {
@@ -958,6 +959,7 @@ async fn seeded_server() -> anyhow::Result<Seeded> {
         pepper: Some(hex::encode(pepper)),
         bootstrap_token: Some(admin_token.expose().to_owned()),
         activity: server::ActivityConfig::default(),
+        verify_auth: server::verify::VerifyAuth::default(),
     };
     let prepared = server::prepare(&config).await?;
     let state = prepared.state.clone();

@@ -120,6 +120,9 @@ struct ServeArgs {
     /// A file holding the pepper (at least 32 bytes), instead of the generated one.
     #[arg(long, env = "KEYDESK_PEPPER_FILE")]
     pepper_file: Option<PathBuf>,
+    /// Who may call /v1/verify: anyone (optional), or only callers with a verifier or management token (required).
+    #[arg(long, value_enum, default_value_t = keydesk::server::verify::VerifyAuth::Optional, env = "KEYDESK_VERIFY_AUTH")]
+    verify_auth: keydesk::server::verify::VerifyAuth,
     #[command(flatten)]
     activity: ActivityArgs,
 }
@@ -281,6 +284,7 @@ fn main() -> ExitCode {
                 pepper: std::env::var("KEYDESK_PEPPER").ok(),
                 bootstrap_token: std::env::var("KEYDESK_BOOTSTRAP_TOKEN").ok(),
                 activity: args.activity.config(),
+                verify_auth: args.verify_auth,
             }))
         }
         Some(Command::Demo(args)) => {

@@ -44,10 +44,16 @@ pub enum EventAction {
     /// Someone asked which key a secret belongs to (`POST /v1/keys/lookup`).
     #[serde(rename = "key.looked_up")]
     KeyLookedUp,
+    /// A verifier token was made for a tenant (shown once).
+    #[serde(rename = "verifier.created")]
+    VerifierCreated,
+    /// A verifier token was revoked: it stopped working at once.
+    #[serde(rename = "verifier.revoked")]
+    VerifierRevoked,
 }
 
 impl EventAction {
-    pub const ALL: [EventAction; 16] = [
+    pub const ALL: [EventAction; 18] = [
         EventAction::KeyCreated,
         EventAction::KeyUpdated,
         EventAction::KeyDisabled,
@@ -64,6 +70,8 @@ impl EventAction {
         EventAction::TenantCreated,
         EventAction::KeyRotationEnded,
         EventAction::KeyLookedUp,
+        EventAction::VerifierCreated,
+        EventAction::VerifierRevoked,
     ];
 
     #[must_use]
@@ -85,6 +93,8 @@ impl EventAction {
             EventAction::TenantCreated => "tenant.created",
             EventAction::KeyRotationEnded => "key.rotation_ended",
             EventAction::KeyLookedUp => "key.looked_up",
+            EventAction::VerifierCreated => "verifier.created",
+            EventAction::VerifierRevoked => "verifier.revoked",
         }
     }
 

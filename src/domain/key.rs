@@ -12,38 +12,17 @@ use utoipa::ToSchema;
 use super::error::Refusal;
 use super::policy;
 use super::policy::KeyAction;
+use super::rate_limit::RateLimit;
 use super::secret::{Keyring, Secret};
 use super::tenant::{Scope, SecretRetrieval, Tenant, TenantId, TenantSettings};
 use super::text::{Description, KeyName};
 use super::user::{User, UserId};
 
-/// A key's id: `key_` + ULID, so ids sort by creation time.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct KeyId(String);
-
-impl KeyId {
-    #[must_use]
-    pub fn generate() -> Self {
-        Self(format!("key_{}", ulid::Ulid::new()))
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    #[must_use]
-    pub fn from_trusted(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+super::id::ulid_id!(
+    /// A key's id: `key_` + ULID, so ids sort by creation time.
+    KeyId,
+    "key"
+);
 
 /// The stored part of the status: what actions set. `expired` is derived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -231,6 +210,8 @@ pub struct ApiKey {
     pub encrypted_secret: Option<String>,
     pub previous_secret_digest: Option<String>,
     pub previous_secret_valid_until: Option<DateTime<Utc>>,
+    /// Its own rate limit, instead of the tenant's default; `None`: the default.
+    pub rate_limit: Option<RateLimit>,
     /// Bumped on every change; the key's ETag.
     pub version: i64,
 }
@@ -258,6 +239,9 @@ pub struct KeyEdit {
     pub owner: Option<OwnerFacts>,
     /// `Some(None)`: the key never expires; `Some(Some(at))`: it expires at `at`.
     pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// `Some(None)`: the tenant's default applies; `Some(Some(limit))`: its own.
+    /// Who may set one is [`policy::may_change_rate_limit`]'s question.
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 /// What a duplicate changes from its source; `None` keeps the source's
@@ -585,13 +569,15 @@ impl ApiKey {
             encrypted_secret,
             previous_secret_digest: None,
             previous_secret_valid_until: None,
+            rate_limit: None,
             version: 1,
         };
         Ok((key, secret))
     }
 
-    /// Seed 002's Duplicate: same name (suffixed), description, scopes and
-    /// expiry length; a new id and secret; owned by whoever duplicates it.
+    /// Seed 002's Duplicate: same name (suffixed), description, scopes,
+    /// expiry length and rate limit; a new id and secret; owned by whoever
+    /// duplicates it.
     /// `copy` may give the new key its own name and description.
     pub fn duplicate(
         &self,
@@ -621,7 +607,9 @@ impl ApiKey {
             owner: actor.clone(),
             expires_at,
         };
-        Self::create(facts, request, actor, keyring, now)
+        let (mut copy, secret) = Self::create(facts, request, actor, keyring, now)?;
+        copy.rate_limit = self.rate_limit;
+        Ok((copy, secret))
     }
 
     /// Asks the status machine whether `action` may be taken on this key now.
@@ -723,6 +711,10 @@ impl ApiKey {
         if let Some(at) = expires_at {
             check_expiry(settings, at, now)?;
         }
+        let rate_limit = edit.rate_limit.filter(|limit| *limit != self.rate_limit);
+        if let Some(Some(limit)) = rate_limit {
+            limit.validate("rate_limit")?;
+        }
         let owner = edit.owner.filter(|owner| owner.user.id != self.owner.id);
         if let Some(owner) = &owner {
             policy::may_own_key(&owner.user, &self.tenant_id)?;
@@ -758,6 +750,10 @@ impl ApiKey {
         if let Some(at) = expires_at {
             self.expires_at = at;
             changed.push("expires_at");
+        }
+        if let Some(limit) = rate_limit {
+            self.rate_limit = limit;
+            changed.push("rate_limit");
         }
         if !changed.is_empty() {
             self.touch(actor, now);
@@ -1425,6 +1421,10 @@ pub(crate) mod tests {
         let now = Utc::now();
         let mut source = new_key(settings.clone());
         source.expires_at = Some(source.created_at + Duration::days(10));
+        source.rate_limit = Some(RateLimit {
+            requests: 10,
+            window_seconds: 60,
+        });
         let later = now + Duration::days(1);
         let (copy, _) = source
             .duplicate(
@@ -1441,6 +1441,39 @@ pub(crate) mod tests {
         assert_eq!(copy.scopes, source.scopes);
         assert_eq!(copy.owner.name, "bo");
         assert_eq!(copy.expires_at.unwrap() - later, Duration::days(10));
+        assert_eq!(copy.rate_limit, source.rate_limit);
+    }
+
+    #[test]
+    fn a_keys_own_rate_limit_is_set_validated_and_lifted_by_an_edit() {
+        let settings = enabled();
+        let mut key = new_key(settings.clone());
+        let limit = |requests| KeyEdit {
+            rate_limit: Some(Some(RateLimit {
+                requests,
+                window_seconds: 60,
+            })),
+            ..KeyEdit::default()
+        };
+        let refused = key
+            .edit(limit(0), &settings, user_ref("adm"), Utc::now())
+            .unwrap_err();
+        assert_eq!(refused.code, "VALIDATION_FAILED");
+        assert_eq!(key.rate_limit, None, "a refused edit changes nothing");
+        let changed = key
+            .edit(limit(5), &settings, user_ref("adm"), Utc::now())
+            .unwrap();
+        assert_eq!(changed, ["rate_limit"]);
+        assert_eq!(key.rate_limit.map(|l| l.requests), Some(5));
+        let same = key.edit(limit(5), &settings, user_ref("adm"), Utc::now());
+        assert_eq!(same.unwrap(), Vec::<&str>::new());
+        let lift = KeyEdit {
+            rate_limit: Some(None),
+            ..KeyEdit::default()
+        };
+        let changed = key.edit(lift, &settings, user_ref("adm"), Utc::now());
+        assert_eq!(changed.unwrap(), ["rate_limit"]);
+        assert_eq!(key.rate_limit, None);
     }
 
     #[test]

@@ -4,13 +4,16 @@
 
 pub mod error;
 pub mod event;
+mod id;
 pub mod key;
 pub mod policy;
+pub mod rate_limit;
 pub mod secret;
 pub mod tenant;
 pub mod text;
 pub mod usage;
 pub mod user;
+pub mod verifier;
 
 pub use error::{Refusal, RefusalKind};
 pub use event::{Event, EventAction, NewEvent, Origin};
@@ -19,6 +22,7 @@ pub use key::{
     OwnerFacts, SortField, UserRef, WhichSecret, check_key_action, grace_period,
 };
 pub use policy::KeyAction;
+pub use rate_limit::{RateLimit, RateWindow};
 pub use secret::{Keyring, Secret};
 pub use tenant::{
     KeyCreators, KeyPrefix, Scope, SecretRetrieval, SettingsPatch, Tenant, TenantId, TenantSettings,
@@ -26,3 +30,4 @@ pub use tenant::{
 pub use text::{Description, DisplayName, Email, KeyName, PersonName};
 pub use usage::{KeyActivity, SuspicionRules, UsageWindow};
 pub use user::{Role, Roles, User, UserId};
+pub use verifier::{Verifier, VerifierId};

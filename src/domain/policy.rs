@@ -192,6 +192,28 @@ pub fn may_update_settings(actor: &User) -> Result<(), Refusal> {
     }
 }
 
+/// May `actor` set or lift a key's own rate limit? Only tenant and system
+/// admins: the limit protects the services a key calls, so its owner may
+/// not raise it (asked on top of [`may_act_on_key`]'s `Edit`).
+pub fn may_change_rate_limit(actor: &User) -> Result<(), Refusal> {
+    admins_only(actor, "only tenant admins may change a key's rate limit")
+}
+
+/// May `actor` create and revoke the tenant's verifier tokens (service
+/// credentials that may only call `/v1/verify`)? Tenant and system admins.
+pub fn may_manage_verifiers(actor: &User) -> Result<(), Refusal> {
+    admins_only(actor, "only tenant admins may manage verifier tokens")
+}
+
+/// Tenant and system admins may; anyone else is refused with `reason`.
+fn admins_only(actor: &User, reason: &str) -> Result<(), Refusal> {
+    if actor.is_system_admin() || actor.roles.has(Role::TenantAdmin) {
+        Ok(())
+    } else {
+        Err(forbidden(reason))
+    }
+}
+
 /// May `actor` create users and grant or withdraw roles and licenses?
 /// A tenant admin may, also to themself (seed 001), but never `system_admin`.
 pub fn may_manage_users(actor: &User, granting: &[Role]) -> Result<(), Refusal> {
@@ -421,5 +443,20 @@ mod tests {
         assert!(may_manage_users(&admin, &[Role::SystemAdmin]).is_err());
         assert!(may_update_settings(&admin).is_ok());
         assert!(may_create_tenant(&admin).is_err());
+    }
+
+    #[test]
+    fn only_admins_set_rate_limits_and_manage_verifiers() {
+        let mut root = user("root", &[Role::SystemAdmin], false);
+        root.tenant_id = None;
+        for actor in [user("adm", &[Role::TenantAdmin], false), root] {
+            assert!(may_change_rate_limit(&actor).is_ok());
+            assert!(may_manage_verifiers(&actor).is_ok());
+        }
+        for roles in [&[Role::Viewer][..], &[Role::Developer], &[]] {
+            let actor = user("u", roles, true);
+            assert_eq!(may_change_rate_limit(&actor).unwrap_err().code, "FORBIDDEN");
+            assert_eq!(may_manage_verifiers(&actor).unwrap_err().code, "FORBIDDEN");
+        }
     }
 }

@@ -224,6 +224,12 @@ pub fn generate_token() -> Secret {
     Secret::generate(&KeyPrefix::management_token())
 }
 
+/// A verifier token: `kdv_` + 32 random base62 characters + checksum.
+#[must_use]
+pub fn generate_verifier_token() -> Secret {
+    Secret::generate(&KeyPrefix::verifier_token())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::rate_limit::RateLimit;
 use super::text::{DisplayName, InvalidText};
 
 /// A tenant's slug, e.g. `acme-payments`: 2–63 of `a-z 0-9 -`, starting with a letter.
@@ -85,6 +86,10 @@ impl KeyPrefix {
 
     pub(crate) fn management_token() -> Self {
         Self("kdm".to_owned())
+    }
+
+    pub(crate) fn verifier_token() -> Self {
+        Self("kdv".to_owned())
     }
 }
 
@@ -181,6 +186,8 @@ pub struct TenantSettings {
     pub secret_retrieval: SecretRetrieval,
     pub key_prefix: KeyPrefix,
     pub scopes: Vec<Scope>,
+    /// The rate limit of every key that has none of its own; `None`: unlimited.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// The starter list of scopes a new tenant offers.
@@ -206,6 +213,7 @@ impl Default for TenantSettings {
                 .iter()
                 .map(|s| Scope((*s).to_owned()))
                 .collect(),
+            rate_limit: None,
         }
     }
 }
@@ -223,6 +231,7 @@ pub struct SettingsPatch {
     pub secret_retrieval: Option<SecretRetrieval>,
     pub key_prefix: Option<KeyPrefix>,
     pub scopes: Option<Vec<Scope>>,
+    pub rate_limit: Option<Option<RateLimit>>,
 }
 
 impl TenantSettings {
@@ -250,6 +259,7 @@ impl TenantSettings {
         set!(secret_retrieval);
         set!(key_prefix);
         set!(scopes);
+        set!(rate_limit);
         if let Some(days) = next.max_expiry_days {
             if days == 0 || days > MAX_EXPIRY_DAYS_LIMIT {
                 return Err(InvalidText::new(
@@ -265,6 +275,9 @@ impl TenantSettings {
                     format!("must be between 1 and {MAX_KEYS_PER_USER_LIMIT}"),
                 ));
             }
+        }
+        if let Some(limit) = next.rate_limit {
+            limit.validate("rate_limit")?;
         }
         if next.scopes.len() > MAX_SCOPES {
             return Err(InvalidText::new(
@@ -314,6 +327,10 @@ mod tests {
         assert_eq!(s.secret_retrieval, SecretRetrieval::Never);
         assert_eq!(s.key_prefix.as_str(), "kd");
         assert!(!s.scopes.is_empty());
+        assert_eq!(
+            s.rate_limit, None,
+            "keys are not rate-limited unless a limit is set"
+        );
     }
 
     #[test]
@@ -375,6 +392,13 @@ mod tests {
             },
             SettingsPatch {
                 max_keys_per_user: Some(Some(0)),
+                ..SettingsPatch::default()
+            },
+            SettingsPatch {
+                rate_limit: Some(Some(RateLimit {
+                    requests: 0,
+                    window_seconds: 60,
+                })),
                 ..SettingsPatch::default()
             },
         ] {

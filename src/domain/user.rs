@@ -1,41 +1,17 @@
 //! Users, roles and the license flag. A user belongs to one tenant, except a
 //! system administrator, who belongs to none and may act in all of them.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::tenant::TenantId;
 use super::text::{Email, PersonName};
 
-/// A user's id: `usr_` + ULID.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UserId(String);
-
-impl UserId {
-    #[must_use]
-    pub fn generate() -> Self {
-        Self(format!("usr_{}", ulid::Ulid::new()))
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    #[must_use]
-    pub fn from_trusted(value: String) -> Self {
-        Self(value)
-    }
-}
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+super::id::ulid_id!(
+    /// A user's id: `usr_` + ULID.
+    UserId,
+    "usr"
+);
 
 /// A role; a user may hold several and may do the union of what they allow.
 #[derive(

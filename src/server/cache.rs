@@ -1,6 +1,9 @@
 //! The verification cache: key records by secret digest, so the hot path
-//! usually answers from memory. Absent digests are cached too, so a flood of
-//! well-formed but unknown keys does not reach the database.
+//! usually answers from memory. Absent digests are cached too, so a client
+//! repeating a well-formed but unknown key does not reach the database each
+//! time; but at most [`MAX_UNKNOWN`] of them, the oldest going first, so
+//! what a client can make the cache hold with made-up keys is bounded, and
+//! never pushes out a real key's record.
 //!
 //! Invalidation is exact: every mutation removes its key *before* the server
 //! answers. A lookup that missed, read the database, and comes back after a
@@ -17,36 +20,46 @@
 //!
 //! Entries also expire after [`TTL`]: defence in depth, so that no path
 //! that skipped an invalidation can keep a stale answer for long.
+//!
+//! [`CredentialCache`] does the same for the tokens sent to `/v1/verify`,
+//! so a service that authenticates every verification costs no database
+//! read either; any change to users, verifiers or tenants empties it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::domain::{ApiKey, KeyId};
+use crate::domain::{ApiKey, KeyId, RateLimit, TenantId, User};
 
-/// What verification needs to know about a key: the record and whether
-/// its tenant has API keys switched on.
+/// What verification needs to know about a key: the record, whether its
+/// tenant has API keys switched on, and the tenant's default rate limit.
 #[derive(Debug, Clone)]
 pub struct VerifyRecord {
     pub key: ApiKey,
     pub api_keys_enabled: bool,
+    pub tenant_rate_limit: Option<RateLimit>,
 }
 
 /// A cached answer: the key, or the knowledge that no key has this digest.
 pub type Cached = Option<Arc<VerifyRecord>>;
 
 /// The result of a cache lookup.
-pub enum Lookup {
-    Hit(Cached),
-    /// Not cached; pass the epoch back to [`KeyCache::insert`].
+pub enum Lookup<T = Cached> {
+    Hit(T),
+    /// Not cached; pass the epoch back to the cache's `insert`.
     Miss(u64),
 }
 
 /// How long a cached answer is trusted without an invalidation.
 pub const TTL: Duration = Duration::from_secs(60);
 
-/// Entries beyond which the cache starts over, bounding memory.
-const MAX_ENTRIES: usize = 500_000;
+/// Digests cached as unknown, at most; a new one beyond them pushes out the oldest.
+pub const MAX_UNKNOWN: usize = 16_384;
+
+/// Entries beyond which the cache starts over, bounding memory. Unknown
+/// digests never count towards it (there are at most [`MAX_UNKNOWN`]), so
+/// only real keys, of which a client cannot make more, can fill it.
+const MAX_ENTRIES: usize = 500_000 + MAX_UNKNOWN;
 
 #[derive(Default)]
 struct Inner {
@@ -55,6 +68,25 @@ struct Inner {
     /// Every digest cached with the key's record: its current secret's and,
     /// while it rotates, its previous secret's.
     digests_of: HashMap<KeyId, Vec<String>>,
+    /// The digests cached as unknown, oldest first.
+    unknown: VecDeque<String>,
+}
+
+impl Inner {
+    /// Caches `digest` as unknown, pushing out the oldest unknown digest
+    /// when there are [`MAX_UNKNOWN`] (a known key's record is never pushed out).
+    fn insert_unknown(&mut self, digest: String) {
+        while self.unknown.len() >= MAX_UNKNOWN {
+            let Some(oldest) = self.unknown.pop_front() else {
+                break;
+            };
+            if matches!(self.by_digest.get(&oldest), Some((None, _))) {
+                self.by_digest.remove(&oldest);
+            }
+        }
+        self.unknown.push_back(digest.clone());
+        self.by_digest.insert(digest, (None, Instant::now()));
+    }
 }
 
 #[derive(Default)]
@@ -62,17 +94,25 @@ pub struct KeyCache {
     inner: RwLock<Inner>,
 }
 
+// A panic under a lock leaves the maps consistent (each change is one map
+// operation or a clear), so a poisoned lock is used as it is.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl KeyCache {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
-        self.inner
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        read(&self.inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
-        self.inner
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        write(&self.inner)
     }
 
     #[must_use]
@@ -90,17 +130,22 @@ impl KeyCache {
         if inner.epoch != epoch {
             return;
         }
+        let Some(record) = cached else {
+            inner.insert_unknown(digest);
+            return;
+        };
         if inner.by_digest.len() >= MAX_ENTRIES {
             inner.by_digest.clear();
             inner.digests_of.clear();
+            inner.unknown.clear();
         }
-        if let Some(record) = &cached {
-            let digests = inner.digests_of.entry(record.key.id.clone()).or_default();
-            if !digests.contains(&digest) {
-                digests.push(digest.clone());
-            }
+        let digests = inner.digests_of.entry(record.key.id.clone()).or_default();
+        if !digests.contains(&digest) {
+            digests.push(digest.clone());
         }
-        inner.by_digest.insert(digest, (cached, Instant::now()));
+        inner
+            .by_digest
+            .insert(digest, (Some(record), Instant::now()));
     }
 
     /// Drops everything known about `key`: every digest cached with its
@@ -147,6 +192,7 @@ impl KeyCache {
         inner.epoch += 1;
         inner.by_digest.clear();
         inner.digests_of.clear();
+        inner.unknown.clear();
     }
 
     #[must_use]
@@ -157,6 +203,86 @@ impl KeyCache {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Who a token sent to `/v1/verify` belongs to.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A verifier token of this tenant.
+    Verifier(TenantId),
+    /// A management token of this user.
+    User(User),
+}
+
+impl Credential {
+    /// Is the caller authenticated for `tenant`: a verifier of it, or a
+    /// user who may see it?
+    #[must_use]
+    pub fn sees(&self, tenant: &TenantId) -> bool {
+        match self {
+            Credential::Verifier(own) => own == tenant,
+            Credential::User(user) => user.can_see(tenant),
+        }
+    }
+}
+
+/// Valid credentials beyond which the credential cache starts over.
+const MAX_CREDENTIALS: usize = 100_000;
+
+#[derive(Default)]
+struct Credentials {
+    epoch: u64,
+    by_digest: HashMap<String, (Arc<Credential>, Instant)>,
+}
+
+/// The credentials of `/v1/verify` by token digest. Only valid tokens are
+/// cached (an unknown token is looked up again each time, as on every
+/// management route), so a client cannot make it grow. An epoch stops a
+/// lookup that raced a change from caching what it read.
+#[derive(Default)]
+pub struct CredentialCache {
+    inner: RwLock<Credentials>,
+}
+
+impl CredentialCache {
+    #[must_use]
+    pub fn get(&self, digest: &str) -> Lookup<Arc<Credential>> {
+        let inner = read(&self.inner);
+        match inner.by_digest.get(digest) {
+            Some((credential, at)) if at.elapsed() < TTL => Lookup::Hit(Arc::clone(credential)),
+            _ => Lookup::Miss(inner.epoch),
+        }
+    }
+
+    /// Caches a credential the store found, unless something changed since `epoch`.
+    pub fn insert(&self, digest: String, credential: Arc<Credential>, epoch: u64) {
+        let mut inner = write(&self.inner);
+        if inner.epoch != epoch {
+            return;
+        }
+        if inner.by_digest.len() >= MAX_CREDENTIALS {
+            inner.by_digest.clear();
+        }
+        inner.by_digest.insert(digest, (credential, Instant::now()));
+    }
+
+    /// A committed event, before anyone sees it: a change to a user (roles,
+    /// token, …), a verifier or a tenant forgets every credential.
+    pub fn forget_changed_by(&self, event: &crate::domain::Event) {
+        let action = event.event.action.as_str();
+        if ["user.", "verifier.", "tenant."]
+            .iter()
+            .any(|prefix| action.starts_with(prefix))
+        {
+            self.clear();
+        }
+    }
+
+    pub fn clear(&self) {
+        let mut inner = write(&self.inner);
+        inner.epoch += 1;
+        inner.by_digest.clear();
     }
 }
 
@@ -174,6 +300,7 @@ mod tests {
         Arc::new(VerifyRecord {
             key: new_key(settings),
             api_keys_enabled: true,
+            tenant_rate_limit: None,
         })
     }
 
@@ -242,6 +369,84 @@ mod tests {
         key.previous_secret_digest = Some("y".into());
         cache.forget_key(&key);
         assert!(matches!(cache.get("y"), Lookup::Miss(_)));
+    }
+
+    #[test]
+    fn a_flood_of_made_up_keys_is_bounded_and_never_pushes_a_real_key_out() {
+        let cache = KeyCache::default();
+        let real = record();
+        cache.insert("real".into(), Some(real), cache_epoch(&cache));
+        for n in 0..600_000 {
+            cache.insert(format!("made-up-{n}"), None, cache_epoch(&cache));
+        }
+        assert!(cache.len() <= MAX_UNKNOWN + 1, "{} entries", cache.len());
+        assert!(matches!(cache.get("real"), Lookup::Hit(Some(_))));
+        assert!(matches!(cache.get("made-up-599999"), Lookup::Hit(None)));
+    }
+
+    fn event(action: crate::domain::EventAction) -> crate::domain::Event {
+        let origin = crate::domain::Origin {
+            actor: crate::domain::key::tests::user_ref("ana"),
+            source: "test".into(),
+        };
+        crate::domain::Event {
+            id: 1,
+            event: origin.event(
+                chrono::Utc::now(),
+                None,
+                action,
+                ("x", "x"),
+                serde_json::json!({}),
+            ),
+        }
+    }
+
+    fn credential_epoch(cache: &CredentialCache) -> u64 {
+        match cache.get("never-cached") {
+            Lookup::Miss(epoch) => epoch,
+            Lookup::Hit(_) => panic!(),
+        }
+    }
+
+    #[test]
+    fn a_credential_read_before_a_change_is_not_cached_after_it() {
+        let cache = CredentialCache::default();
+        let verifier = Arc::new(Credential::Verifier(TenantId::parse("acme").unwrap()));
+        let epoch = credential_epoch(&cache);
+        cache.forget_changed_by(&event(crate::domain::EventAction::VerifierRevoked));
+        cache.insert("t".into(), Arc::clone(&verifier), epoch);
+        assert!(matches!(cache.get("t"), Lookup::Miss(_)));
+        cache.insert("t".into(), verifier, credential_epoch(&cache));
+        assert!(matches!(cache.get("t"), Lookup::Hit(_)));
+    }
+
+    #[test]
+    fn credentials_are_forgotten_when_users_verifiers_or_tenants_change() {
+        use crate::domain::EventAction;
+        let cache = CredentialCache::default();
+        let verifier = Arc::new(Credential::Verifier(TenantId::parse("acme").unwrap()));
+        for action in EventAction::ALL {
+            cache.insert("t".into(), Arc::clone(&verifier), credential_epoch(&cache));
+            cache.forget_changed_by(&event(action));
+            let kept = matches!(cache.get("t"), Lookup::Hit(_));
+            let prefix = action.as_str().split('.').next().unwrap();
+            assert_eq!(
+                kept,
+                !["user", "verifier", "tenant"].contains(&prefix),
+                "{action:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_verifier_sees_only_its_tenant() {
+        let (acme, other) = (
+            TenantId::parse("acme").unwrap(),
+            TenantId::parse("other").unwrap(),
+        );
+        let verifier = Credential::Verifier(acme.clone());
+        assert!(verifier.sees(&acme));
+        assert!(!verifier.sees(&other));
     }
 
     fn cache_epoch(cache: &KeyCache) -> u64 {

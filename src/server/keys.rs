@@ -434,6 +434,9 @@ async fn change_key(
                     edit.owner =
                         Some(owner_facts.ok_or_else(|| policy::unknown_owner(owner.as_str()))?);
                 }
+                if edit.rate_limit.is_some_and(|limit| limit != key.rate_limit) {
+                    policy::may_change_rate_limit(&actor)?;
+                }
                 let old = key.clone();
                 let changed = key.edit(*edit, settings, who, now)?;
                 let mut changes = serde_json::Map::new();
@@ -443,6 +446,7 @@ async fn change_key(
                         "description" => (json!(old.description), json!(key.description)),
                         "owner" => (json!(old.owner.id), json!(key.owner.id)),
                         "expires_at" => (json!(old.expires_at), json!(key.expires_at)),
+                        "rate_limit" => (json!(old.rate_limit), json!(key.rate_limit)),
                         _ => (json!(old.scopes), json!(key.scopes)),
                     };
                     changes.insert((*field).to_owned(), json!({ "from": from, "to": to }));
@@ -558,11 +562,11 @@ async fn key_response(state: &AppState, committed: &KeyCommitted) -> ApiResult<R
     responses(
         (status = 200, description = "The key after the edit; a key.updated event records each change (from, to)", body = api::Key),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller may not edit this key, or may not change its owner (only tenant and system admins may)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not edit this key, or may not change its owner or rate limit (only tenant and system admins may)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "KEY_REVOKED, SCOPES_FIXED, or KEY_LIMIT_REACHED (the new owner has max_keys_per_user live keys)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields: VALIDATION_FAILED (also an owner who is not a user of this tenant, or an expiry in the past), UNKNOWN_SCOPE, OWNER_NOT_DEVELOPER, EXPIRY_REQUIRED (null with max_expiry_days set), EXPIRY_TOO_LONG", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields: VALIDATION_FAILED (also an owner who is not a user of this tenant, or an expiry in the past), UNKNOWN_SCOPE, OWNER_NOT_DEVELOPER, EXPIRY_REQUIRED (null with max_expiry_days set), EXPIRY_TOO_LONG; a rate_limit out of bounds", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -583,6 +587,7 @@ pub async fn update_key(
         scopes: body.scopes.as_deref().map(parse_scopes).transpose()?,
         owner: None,
         expires_at: body.expires_at,
+        rate_limit: body.rate_limit,
     };
     let owner = body.owner.map(UserId::from_trusted);
     let committed = change_key(

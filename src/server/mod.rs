@@ -18,6 +18,9 @@ pub mod tenants;
 pub mod usage;
 pub mod users;
 pub mod verify;
+// Issue 8: verifier tokens and per-key rate limits.
+pub mod rate_limit;
+pub mod verifiers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -63,6 +66,12 @@ pub struct AppState {
     pub openapi: Arc<String>,
     /// Ends the open event streams at shutdown.
     pub streams: Arc<event_stream::Streams>,
+    /// Whether `/v1/verify` answers callers without a token.
+    pub verify_auth: verify::VerifyAuth,
+    /// The verifiers and users behind the tokens sent to `/v1/verify`.
+    pub credentials: Arc<cache::CredentialCache>,
+    /// Each rate-limited key's current window.
+    pub rate_limits: Arc<rate_limit::RateLimiter>,
 }
 
 impl AppState {
@@ -76,7 +85,12 @@ impl AppState {
         // writer: whoever sees a revoke on the stream cannot verify the key
         // from the cache any more (the handler forgets it again after).
         let forget = Arc::clone(&cache);
-        store.before_publishing(Arc::new(move |event| forget.forget_changed_by(event)));
+        let credentials = Arc::new(cache::CredentialCache::default());
+        let forget_credentials = Arc::clone(&credentials);
+        store.before_publishing(Arc::new(move |event| {
+            forget.forget_changed_by(event);
+            forget_credentials.forget_changed_by(event);
+        }));
         Self {
             store,
             keyring: Arc::new(keyring),
@@ -85,6 +99,9 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             openapi: Arc::new(document),
             streams: Arc::new(event_stream::Streams::default()),
+            verify_auth: verify::VerifyAuth::default(),
+            credentials,
+            rate_limits: Arc::new(rate_limit::RateLimiter::default()),
         }
     }
 
@@ -92,6 +109,13 @@ impl AppState {
     #[must_use]
     pub fn with_suspicion(mut self, rules: crate::domain::SuspicionRules) -> Self {
         self.usage = Arc::new(UsageRecorder::new(rules));
+        self
+    }
+
+    /// Answers `/v1/verify` as `auth` says (`--verify-auth`).
+    #[must_use]
+    pub fn with_verify_auth(mut self, auth: verify::VerifyAuth) -> Self {
+        self.verify_auth = auth;
         self
     }
 }
@@ -139,7 +163,7 @@ as If-Match to refuse lost updates (412). Key creation honours Idempotency-Key."
     modifiers(&BearerAuth),
     tags(
         (name = "keys", description = "API keys and their lifecycle"),
-        (name = "verify", description = "The endpoint services call"),
+        (name = "verify", description = "The endpoint services call, and the verifier tokens they may call it with"),
         (name = "tenants", description = "Tenants"),
         (name = "settings", description = "Per-tenant rules"),
         (name = "users", description = "Users, roles, licenses, tokens"),
@@ -159,7 +183,9 @@ impl utoipa::Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("A management token (kdm_…)"))
+                    .description(Some(
+                        "A management token (kdm_…); on /v1/verify also a verifier token (kdv_…)",
+                    ))
                     .build(),
             ),
         );
@@ -196,6 +222,11 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::end_rotation))
         .routes(routes!(lookup::lookup_key))
         .routes(routes!(bulk::bulk_revoke))
+        .routes(routes!(
+            verifiers::list_verifiers,
+            verifiers::create_verifier
+        ))
+        .routes(routes!(verifiers::revoke_verifier))
 }
 
 /// The OpenAPI document of every route.
@@ -326,6 +357,8 @@ pub struct ServeConfig {
     pub bootstrap_token: Option<String>,
     /// Suspicion thresholds and the event stream's buffer.
     pub activity: ActivityConfig,
+    /// `--verify-auth`: whether `/v1/verify` answers callers without a token.
+    pub verify_auth: verify::VerifyAuth,
 }
 
 /// How `keydesk serve` judges usage and feeds live consoles (the
@@ -513,7 +546,9 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     Ok(Prepared {
-        state: AppState::new(store, keyring).with_suspicion(config.activity.suspicion),
+        state: AppState::new(store, keyring)
+            .with_suspicion(config.activity.suspicion)
+            .with_verify_auth(config.verify_auth),
         listener,
         bootstrap_token,
     })

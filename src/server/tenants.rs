@@ -33,6 +33,7 @@ pub(super) fn parse_patch(body: &api::UpdateSettings) -> ApiResult<SettingsPatch
             .map(KeyPrefix::parse)
             .transpose()?,
         scopes: body.scopes.as_deref().map(parse_scopes).transpose()?,
+        rate_limit: body.rate_limit,
     })
 }
 

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{
     ApiKey, CreationFacts, Event, EventAction, KeyId, KeyStatus, NewEvent, OwnerFacts, Refusal,
-    Secret, Tenant, TenantId, TenantSettings, User, UserId,
+    Secret, Tenant, TenantId, TenantSettings, User, UserId, Verifier, VerifierId,
 };
 // The sorts of a key list live in the domain, where the client reaches them
 // too; the store's queries name them through here.
@@ -208,6 +208,9 @@ pub struct UsageRow {
 /// See [`Store::before_publishing`].
 pub type CommitHook = std::sync::Arc<dyn Fn(&Event) + Send + Sync>;
 
+/// The event of a verifier's revocation, made from the verifier found.
+pub type VerifierRevocation = Box<dyn FnOnce(&Verifier) -> NewEvent + Send>;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     // --- users and authentication
@@ -345,4 +348,26 @@ pub trait Store: Send + Sync + 'static {
         commit: bool,
         mutation: KeysMutation,
     ) -> StoreResult<Vec<KeyOutcome>>;
+
+    // --- verifier tokens
+    /// Stores `verifier` with the digest of its token, and its event.
+    async fn create_verifier(
+        &self,
+        verifier: &Verifier,
+        token_digest: &str,
+        event: &NewEvent,
+    ) -> StoreResult<()>;
+    /// The verifiers of `tenant`, oldest first.
+    async fn list_verifiers(&self, tenant: &TenantId) -> StoreResult<Vec<Verifier>>;
+    /// The verifier whose token has this digest.
+    async fn verifier_by_token_digest(&self, digest: &str) -> StoreResult<Option<Verifier>>;
+    /// Deletes verifier `id` of `tenant` (its token stops working) and
+    /// writes the event `revocation` makes of it, in one transaction; a
+    /// `NOT_FOUND` refusal when the tenant has no such verifier.
+    async fn delete_verifier(
+        &self,
+        tenant: &TenantId,
+        id: &VerifierId,
+        revocation: VerifierRevocation,
+    ) -> StoreResult<Verifier>;
 }

@@ -17,12 +17,12 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, 
 use super::{
     Created, EventQuery, Idempotency, KeyCommitted, KeyCreation, KeyCursor, KeyFacts, KeyMutation,
     KeyOutcome, KeyPage, KeyQuery, KeysMutation, SettingsMutation, SortField, SortValue, Store,
-    StoreError, StoreResult, UsageBucket, UsageCounts, UserMutation,
+    StoreError, StoreResult, UsageBucket, UsageCounts, UserMutation, VerifierRevocation,
 };
 use crate::domain::{
     ApiKey, CreationFacts, Description, DisplayName, Email, Event, EventAction, KeyId, KeyName,
-    KeyStatus, Lifecycle, NewEvent, OwnerFacts, PersonName, Refusal, Roles, Scope, Tenant,
-    TenantId, TenantSettings, User, UserId, UserRef,
+    KeyStatus, Lifecycle, NewEvent, OwnerFacts, PersonName, RateLimit, Refusal, Roles, Scope,
+    Tenant, TenantId, TenantSettings, User, UserId, UserRef, Verifier, VerifierId,
 };
 // Usage history, suspicion and the live event feed.
 use super::{UsageResolution, UsageRow};
@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_search.sql")),
     (3, include_str!("migrations/0003_usage_history.sql")),
     (4, include_str!("migrations/0004_rotation.sql")),
+    (5, include_str!("migrations/0005_verification.sql")),
     (6, include_str!("migrations/0006_sort_indexes.sql")),
 ];
 
@@ -288,7 +289,7 @@ const KEY_SELECT: &str = "SELECT k.id, k.tenant_id, k.name, k.description, k.own
      k.scopes, k.lifecycle, k.created_at, k.created_by, COALESCE(c.name, ''), k.updated_at, \
      k.updated_by, COALESCE(u.name, ''), k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, \
      COALESCE(r.name, ''), k.start, k.secret_digest, k.encrypted_secret, k.previous_secret_digest, \
-     k.previous_secret_valid_until, k.version \
+     k.previous_secret_valid_until, k.version, k.rate_limit_requests, k.rate_limit_window_seconds \
      FROM keys k \
      LEFT JOIN users o ON o.id = k.owner_id \
      LEFT JOIN users c ON c.id = k.created_by \
@@ -325,6 +326,13 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
         previous_secret_digest: row.get(22)?,
         previous_secret_valid_until: opt_time(row.get(23)?),
         version: row.get(24)?,
+        rate_limit: match (row.get(25)?, row.get(26)?) {
+            (Some(requests), Some(window_seconds)) => Some(RateLimit {
+                requests,
+                window_seconds,
+            }),
+            _ => None,
+        },
     })
 }
 
@@ -338,8 +346,8 @@ fn insert_key(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
         "INSERT INTO keys (id, tenant_id, name, description, owner_id, scopes, lifecycle, created_at, \
          created_by, updated_at, updated_by, expires_at, last_used_at, revoked_at, revoked_by, start, \
          secret_digest, encrypted_secret, previous_secret_digest, previous_secret_valid_until, version, \
-         name_lower, search_text) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+         name_lower, search_text, rate_limit_requests, rate_limit_window_seconds) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
         params![
             key.id.as_str(),
             key.tenant_id.as_str(),
@@ -364,6 +372,8 @@ fn insert_key(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
             key.version,
             key.name.as_str().to_lowercase(),
             search_text(key),
+            key.rate_limit.map(|l| l.requests),
+            key.rate_limit.map(|l| l.window_seconds),
         ],
     )?;
     Ok(())
@@ -381,8 +391,9 @@ fn update_key_row(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
         "UPDATE keys SET name = $1, description = $2, owner_id = $3, scopes = $4, lifecycle = $5, \
          updated_at = $6, updated_by = $7, expires_at = $8, revoked_at = $9, revoked_by = $10, \
          start = $11, secret_digest = $12, encrypted_secret = $13, previous_secret_digest = $14, \
-         previous_secret_valid_until = $15, version = $16, name_lower = $17, search_text = $18 \
-         WHERE id = $19",
+         previous_secret_valid_until = $15, version = $16, name_lower = $17, search_text = $18, \
+         rate_limit_requests = $19, rate_limit_window_seconds = $20 \
+         WHERE id = $21",
         params![
             key.name.as_str(),
             key.description.as_str(),
@@ -402,6 +413,8 @@ fn update_key_row(tx: &Connection, key: &ApiKey) -> StoreResult<()> {
             key.version,
             key.name.as_str().to_lowercase(),
             search_text(key),
+            key.rate_limit.map(|l| l.requests),
+            key.rate_limit.map(|l| l.window_seconds),
             key.id.as_str(),
         ],
     )?;
@@ -1028,6 +1041,19 @@ fn list_keys_blocking(
         keys,
         next_cursor,
         total: u64::try_from(total).unwrap_or(0),
+    })
+}
+
+const VERIFIER_SELECT: &str = "SELECT v.id, v.tenant_id, v.name, v.created_at, v.created_by, \
+     COALESCE(u.name, '') FROM verifiers v LEFT JOIN users u ON u.id = v.created_by";
+
+fn verifier_from_row(row: &Row<'_>) -> rusqlite::Result<Verifier> {
+    Ok(Verifier {
+        id: VerifierId::from_trusted(row.get(0)?),
+        tenant_id: TenantId::from_trusted(row.get(1)?),
+        name: DisplayName::from_trusted(row.get(2)?),
+        created_at: time(row.get(3)?),
+        created_by: user_ref(row.get(4)?, row.get(5)?),
     })
 }
 
@@ -1713,6 +1739,79 @@ impl Store for SqliteStore {
             })
             .await
         }
+    }
+
+    // --- verifier tokens
+
+    async fn create_verifier(
+        &self,
+        verifier: &Verifier,
+        token_digest: &str,
+        event: &NewEvent,
+    ) -> StoreResult<()> {
+        let (verifier, digest, event) = (verifier.clone(), token_digest.to_owned(), event.clone());
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO verifiers (id, tenant_id, name, token_digest, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                params![
+                    verifier.id.as_str(),
+                    verifier.tenant_id.as_str(),
+                    verifier.name.as_str(),
+                    digest,
+                    millis(verifier.created_at),
+                    verifier.created_by.id.as_str(),
+                ],
+            )?;
+            insert_event(tx, &event)
+        })
+        .await
+    }
+
+    async fn list_verifiers(&self, tenant: &TenantId) -> StoreResult<Vec<Verifier>> {
+        let tenant = tenant.as_str().to_owned();
+        self.read(move |conn| {
+            let sql =
+                format!("{VERIFIER_SELECT} WHERE v.tenant_id = $1 ORDER BY v.created_at, v.id");
+            let verifiers = conn
+                .prepare(&sql)?
+                .query_map(params![tenant], verifier_from_row)?
+                .collect::<Result<_, _>>()?;
+            Ok(verifiers)
+        })
+        .await
+    }
+
+    async fn verifier_by_token_digest(&self, digest: &str) -> StoreResult<Option<Verifier>> {
+        let digest = digest.to_owned();
+        self.read(move |conn| {
+            let sql = format!("{VERIFIER_SELECT} WHERE v.token_digest = $1");
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row(params![digest], verifier_from_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn delete_verifier(
+        &self,
+        tenant: &TenantId,
+        id: &VerifierId,
+        revocation: VerifierRevocation,
+    ) -> StoreResult<Verifier> {
+        let (tenant, id) = (tenant.as_str().to_owned(), id.as_str().to_owned());
+        self.write(move |tx| {
+            let sql = format!("{VERIFIER_SELECT} WHERE v.tenant_id = $1 AND v.id = $2");
+            let verifier = tx
+                .query_row(&sql, params![tenant, id], verifier_from_row)
+                .optional()?
+                .ok_or_else(|| Refusal::not_found("verifier"))?;
+            tx.execute("DELETE FROM verifiers WHERE id = $1", params![id])?;
+            insert_event(tx, &revocation(&verifier))?;
+            Ok(verifier)
+        })
+        .await
     }
 }
 

@@ -55,6 +55,7 @@ pub async fn spawn_app_with(
         pepper: Some(PEPPER.to_owned()),
         bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
         activity: keydesk::server::ActivityConfig::default(),
+        verify_auth: keydesk::server::verify::VerifyAuth::default(),
     };
     adjust(&mut config);
     let mut prepared = keydesk::server::prepare(&config)
@@ -105,6 +106,7 @@ impl OwnServer {
             pepper: Some(PEPPER.to_owned()),
             bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
             activity: keydesk::server::ActivityConfig::default(),
+            verify_auth: keydesk::server::verify::VerifyAuth::default(),
         };
         let prepared = keydesk::server::prepare(&config)
             .await
@@ -573,6 +575,26 @@ impl ServerProcess {
         label: &str,
         bootstrap_token: Option<&str>,
     ) -> Self {
+        Self::start_configured(data_dir, log_dir, label, bootstrap_token, &[]).await
+    }
+
+    /// As [`ServerProcess::start`], with `env` (e.g. `KEYDESK_VERIFY_AUTH`) set.
+    pub async fn start_with_env(
+        data_dir: &Path,
+        log_dir: &Path,
+        label: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
+        Self::start_configured(data_dir, log_dir, label, Some(ADMIN_TOKEN), env).await
+    }
+
+    async fn start_configured(
+        data_dir: &Path,
+        log_dir: &Path,
+        label: &str,
+        bootstrap_token: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let stdout = log_dir.join(format!("{label}.out"));
         let stderr = log_dir.join(format!("{label}.err"));
@@ -589,7 +611,9 @@ impl ServerProcess {
             .env_remove("KEYDESK_LISTEN")
             .env_remove("KEYDESK_DATA_DIR")
             .env_remove("KEYDESK_BOOTSTRAP_TOKEN")
+            .env_remove("KEYDESK_VERIFY_AUTH")
             .envs(bootstrap_token.map(|token| ("KEYDESK_BOOTSTRAP_TOKEN", token)))
+            .envs(env.iter().copied())
             .env("KEYDESK_PEPPER", PEPPER)
             .env("KEYDESK_LOG", "debug")
             .stdin(Stdio::null())

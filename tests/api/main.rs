@@ -20,6 +20,7 @@
 //! - `rotation`: regenerate with a grace period, end-rotation, both secrets under revoke/disable/delete and load.
 //! - `lookup`: finding a key by its (leaked) secret: roles, tenants, audit, no secret anywhere.
 //! - `bulk`: bulk revoke by ids or filter, per-key results with the single revoke's codes, dry run.
+//! - `verification`: verify bound to a tenant, verifier tokens, `--verify-auth required`, quiet refusals, rate limits.
 
 // clippy.toml allows unwrap/expect in #[test] functions only; the helpers
 // and fixtures here are test code too, where a panic is the failure report.
@@ -46,3 +47,5 @@ mod bulk;
 mod lookup;
 mod names;
 mod rotation;
+// Issue 8: bound verification, verifier tokens, quiet refusals, rate limits.
+mod verification;

@@ -40,6 +40,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/tenants/{tenant}/keys/{id}/end-rotation"),
     ("POST", "/v1/keys/lookup"),
     ("POST", "/v1/tenants/{tenant}/keys/revoke"),
+    ("GET", "/v1/tenants/{tenant}/verifiers"),
+    ("POST", "/v1/tenants/{tenant}/verifiers"),
+    ("DELETE", "/v1/tenants/{tenant}/verifiers/{id}"),
 ];
 
 const METHODS: [&str; 8] = [

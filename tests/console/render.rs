@@ -198,6 +198,7 @@ fn fixture_key(n: usize, spec: &Spec) -> Key {
         start: spec.start.to_owned(),
         secret_retrievable: !revoked,
         rotating_until: None,
+        rate_limit: None,
         usage_24h: Usage24h {
             valid: spec.usage.0,
             failed: spec.usage.1,
@@ -230,6 +231,10 @@ fn settings() -> api::Settings {
             "payments:write".to_owned(),
             "accounts:read".to_owned(),
         ],
+        rate_limit: Some(keydesk::domain::RateLimit {
+            requests: 600,
+            window_seconds: 60,
+        }),
         version: 3,
     }
 }

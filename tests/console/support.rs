@@ -317,6 +317,7 @@ fn serve_config(listen: &str, data_dir: &Path) -> keydesk::server::ServeConfig {
         pepper: Some(PEPPER.to_owned()),
         bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
         activity: keydesk::server::ActivityConfig::default(),
+        verify_auth: keydesk::server::verify::VerifyAuth::default(),
     }
 }
 

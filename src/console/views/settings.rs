@@ -23,9 +23,10 @@ use crate::console::shell::Shell;
 use crate::console::views::{ViewId, draw_list, tabs_title};
 use crate::console::widgets::list_cursor::{ListCursor, Move};
 use crate::domain::policy;
+use crate::domain::rate_limit::{MAX_RATE_LIMIT_REQUESTS, MAX_RATE_LIMIT_WINDOW_SECONDS};
 use crate::domain::tenant::{MAX_EXPIRY_DAYS_LIMIT, MAX_KEYS_PER_USER_LIMIT};
 use crate::domain::text::strip_control as clean;
-use crate::domain::{KeyCreators, SecretRetrieval};
+use crate::domain::{KeyCreators, RateLimit, SecretRetrieval};
 
 /// A settings change waiting for confirmation.
 #[derive(Debug, Clone)]
@@ -137,6 +138,14 @@ pub fn rows(s: &api::Settings) -> Vec<SettingRow> {
             "scopes",
             clean(&s.scopes.join(" ")),
             "the scopes keys of this tenant may be granted",
+            false,
+        ),
+        row(
+            "rate_limit",
+            "rate limit",
+            s.rate_limit
+                .map_or_else(|| "none".to_owned(), |limit| limit.to_string()),
+            "verifications a key without its own limit may have per window; more answer RATE_LIMITED (counted per server)",
             false,
         ),
     ]
@@ -498,6 +507,24 @@ fn form_fields(s: &api::Settings) -> Vec<Field> {
             .hint("1-16 of a-z and 0-9, starting with a letter (new keys only)"),
         Field::text("scopes", "scopes", &s.scopes.join(" "), 4000)
             .hint("the scopes keys may be granted, separated by spaces"),
+        Field::number(
+            "rate_limit",
+            "rate limit",
+            s.rate_limit.map(|limit| limit.requests),
+            (1, MAX_RATE_LIMIT_REQUESTS),
+            true,
+        )
+        .hint("verifications per window of a key without its own limit; empty: no limit"),
+        Field::number(
+            "rate_limit_window",
+            "per seconds",
+            s.rate_limit.map(|limit| limit.window_seconds),
+            (1, MAX_RATE_LIMIT_WINDOW_SECONDS),
+            true,
+        )
+        .hint(format!(
+            "the rate limit's window, 1 to {MAX_RATE_LIMIT_WINDOW_SECONDS} seconds"
+        )),
     ]
 }
 
@@ -530,6 +557,23 @@ fn patch_from(
         "admins" => SecretRetrieval::Admins,
         _ => SecretRetrieval::Never,
     };
+    let requests = form.number("rate_limit").map_err(|r| ("rate_limit", r))?;
+    let window = form
+        .number("rate_limit_window")
+        .map_err(|r| ("rate_limit_window", r))?;
+    let rate_limit = match (requests, window) {
+        (None, _) => None,
+        (Some(requests), Some(window_seconds)) => Some(RateLimit {
+            requests,
+            window_seconds,
+        }),
+        (Some(_), None) => {
+            return Err((
+                "rate_limit_window",
+                "a rate limit needs its window: per how many seconds".to_owned(),
+            ));
+        }
+    };
     let changed = |new: bool, old: bool| (new != old).then_some(new);
     Ok(api::UpdateSettings {
         api_keys_enabled: changed(form.toggle("api_keys_enabled"), current.api_keys_enabled),
@@ -544,6 +588,7 @@ fn patch_from(
         secret_retrieval: (retrieval != current.secret_retrieval).then_some(retrieval),
         key_prefix: (prefix != current.key_prefix).then_some(prefix),
         scopes: (scopes != current.scopes).then_some(scopes),
+        rate_limit: (rate_limit != current.rate_limit).then_some(rate_limit),
     })
 }
 

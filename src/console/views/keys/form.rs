@@ -262,6 +262,7 @@ pub fn submit(form: &mut Form, original: Option<&api::Key>, shell: &Shell) {
                 .then_some(scopes),
                 owner: (!owner.is_empty() && owner != key.owner.id.as_str()).then_some(owner),
                 expires_at: (!unchanged_expiry).then_some(expires_at),
+                rate_limit: None,
             };
             shell.request(move |client, tenant| async move {
                 Reply::KeyUpdated {

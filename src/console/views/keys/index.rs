@@ -354,6 +354,7 @@ pub(crate) mod tests {
             start: "kd_abcd".into(),
             secret_retrievable: false,
             rotating_until: None,
+            rate_limit: None,
             usage_24h: Usage24h::default(),
             version: 1,
             suspicious: None,

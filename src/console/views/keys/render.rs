@@ -380,6 +380,9 @@ fn detail_lines(
             |at| format!("{} ({})", stamp(at), until(Some(at), now)),
         ),
     ));
+    if let Some(limit) = key.rate_limit {
+        lines.push(field("rate limit", format!("{limit} (its own)")));
+    }
     if let (Some(at), Some(who)) = (key.revoked_at, &key.revoked_by) {
         lines.push(field("revoked", by(at, who)));
     }
