@@ -35,6 +35,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/me/token"),
     ("POST", "/v1/verify"),
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("POST", "/v1/tenants/{tenant}/keys/{id}/end-rotation"),
