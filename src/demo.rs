@@ -953,13 +953,10 @@ async fn seeded_server() -> anyhow::Result<Seeded> {
         .map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
     let config = ServeConfig {
         listen: "127.0.0.1:0".to_owned(),
-        database: None,
         data_dir: Some(dir.path().join("data")),
-        pepper_file: None,
         pepper: Some(hex::encode(pepper)),
         bootstrap_token: Some(admin_token.expose().to_owned()),
-        activity: server::ActivityConfig::default(),
-        verify_auth: server::verify::VerifyAuth::default(),
+        ..ServeConfig::default()
     };
     let prepared = server::prepare(&config).await?;
     let state = prepared.state.clone();

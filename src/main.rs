@@ -13,6 +13,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use keydesk::console::clipboard::ClipboardMode;
 use keydesk::domain::SuspicionRules;
+use keydesk::server::connections::ConnectionConfig;
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -109,7 +110,7 @@ struct DemoArgs {
 #[derive(Args)]
 struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:7070", env = "KEYDESK_LISTEN")]
+    #[arg(long, default_value = keydesk::server::DEFAULT_LISTEN, env = "KEYDESK_LISTEN")]
     listen: String,
     /// sqlite://PATH (default: keydesk.db in the data directory).
     #[arg(long, env = "KEYDESK_DATABASE")]
@@ -125,6 +126,43 @@ struct ServeArgs {
     verify_auth: keydesk::server::verify::VerifyAuth,
     #[command(flatten)]
     activity: ActivityArgs,
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+/// The defaults of [`ConnectionArgs`].
+const CONNECTIONS: ConnectionConfig = ConnectionConfig::DEFAULT;
+
+/// How `serve` treats slow, idle and surplus connections, and how long a shutdown waits.
+#[derive(Args)]
+struct ConnectionArgs {
+    /// Close a connection that receives nothing for this many seconds while no request is in progress (new or kept alive).
+    #[arg(long, default_value_t = CONNECTIONS.idle_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..), env = "KEYDESK_IDLE_TIMEOUT")]
+    idle_timeout: u64,
+    /// Close a connection whose request head is not complete this many seconds after its first byte.
+    #[arg(long, default_value_t = CONNECTIONS.header_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..), env = "KEYDESK_HEADER_TIMEOUT")]
+    header_timeout: u64,
+    /// Answer 408 to a request whose body is not complete this many seconds after its head.
+    #[arg(long, default_value_t = CONNECTIONS.body_timeout.as_secs(), value_parser = clap::value_parser!(u64).range(1..), env = "KEYDESK_BODY_TIMEOUT")]
+    body_timeout: u64,
+    /// Serve at most this many connections at once (fewer if half the descriptor limit is less); more wait to be accepted.
+    #[arg(long, default_value_t = CONNECTIONS.max_connections as u64, value_parser = clap::value_parser!(u64).range(1..), env = "KEYDESK_MAX_CONNECTIONS")]
+    max_connections: u64,
+    /// At shutdown, drop the connections still open after this many seconds (the usage counters are written either way).
+    #[arg(long, default_value_t = CONNECTIONS.shutdown_timeout.as_secs(), env = "KEYDESK_SHUTDOWN_TIMEOUT")]
+    shutdown_timeout: u64,
+}
+
+impl ConnectionArgs {
+    fn config(&self) -> ConnectionConfig {
+        ConnectionConfig {
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            header_timeout: Duration::from_secs(self.header_timeout),
+            body_timeout: Duration::from_secs(self.body_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+        }
+    }
 }
 
 /// When `serve` flags a key as suspicious, and how far an event stream may fall behind.
@@ -285,6 +323,7 @@ fn main() -> ExitCode {
                 bootstrap_token: std::env::var("KEYDESK_BOOTSTRAP_TOKEN").ok(),
                 activity: args.activity.config(),
                 verify_auth: args.verify_auth,
+                connections: args.connections.config(),
             }))
         }
         Some(Command::Demo(args)) => {

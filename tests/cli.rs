@@ -91,6 +91,13 @@ const SERVER: &[&str] = &[
     "--event-stream-buffer",
     "KEYDESK_SUSPICIOUS_SPIKE_FACTOR",
     "KEYDESK_EVENT_STREAM_BUFFER",
+    "--idle-timeout",
+    "--header-timeout",
+    "--body-timeout",
+    "--max-connections",
+    "--shutdown-timeout",
+    "KEYDESK_IDLE_TIMEOUT",
+    "KEYDESK_SHUTDOWN_TIMEOUT",
 ];
 
 fn assert_shows(text: &str, what: &[&str], context: &str) {

@@ -116,6 +116,7 @@ pub struct Keyring {
     secret_mac: Zeroizing<[u8; 32]>,
     token_mac: Zeroizing<[u8; 32]>,
     cipher: Aes256Gcm,
+    fingerprint: String,
 }
 
 /// Error from decrypting a stored secret: wrong master key or tampering.
@@ -146,11 +147,25 @@ impl Keyring {
         let encryption = derive(b"secret encryption v1")?;
         let cipher = Aes256Gcm::new_from_slice(encryption.as_ref())
             .map_err(|_| "invalid encryption key length".to_owned())?;
+        let fingerprint = mac_hex(
+            derive(b"pepper fingerprint v1")?.as_ref(),
+            "keydesk pepper fingerprint",
+        );
         Ok(Self {
             secret_mac: derive(b"secret digest v1")?,
             token_mac: derive(b"token digest v1")?,
             cipher,
+            fingerprint,
         })
+    }
+
+    /// Names the pepper without revealing it: HMAC-SHA-256 of a fixed label
+    /// under a key of its own derived from the pepper, hex. The database
+    /// keeps it, so a server started with another pepper (or a lost one
+    /// replaced) refuses to start instead of failing every verification.
+    #[must_use]
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// HMAC-SHA-256 of an API-key secret, hex: what the store keeps and looks up by.
@@ -311,6 +326,23 @@ mod tests {
         let shown = format!("{secret:?}");
         assert!(!shown.contains(secret.expose()));
         assert!(shown.contains(&secret.start()));
+    }
+
+    #[test]
+    fn the_fingerprint_names_the_pepper_without_showing_it() {
+        let pepper = [3u8; 32];
+        let ring = Keyring::from_pepper(&pepper).unwrap();
+        assert_eq!(
+            ring.fingerprint(),
+            Keyring::from_pepper(&pepper).unwrap().fingerprint()
+        );
+        assert_ne!(
+            ring.fingerprint(),
+            Keyring::from_pepper(&[4u8; 32]).unwrap().fingerprint()
+        );
+        assert!(!ring.fingerprint().contains(&hex::encode(pepper)));
+        let secret = Secret::generate(&prefix("kd"));
+        assert_ne!(ring.fingerprint(), ring.secret_digest(&secret));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The parts of the HTTP contract every operation shares, in one place: the
 //! statuses any route can answer whatever its handler does (401 where a
-//! token is needed, 413 and 415 where a body is read, 414 and 503
+//! token is needed, 408, 413 and 415 where a body is read, 414 and 503
 //! everywhere), added to the OpenAPI document so that it describes every
 //! answer; and the one request rule that is not a route's own: a body's
 //! `Content-Type` charset, if given, is UTF-8.
@@ -22,7 +22,7 @@ const EVERY_OPERATION: [(&str, &str); 2] = [
     ),
     (
         "503",
-        "UNAVAILABLE: the server cannot reach its database now; retry later",
+        "STORE_UNAVAILABLE: the server cannot use its database now (see /readyz)",
     ),
 ];
 /// Statuses of operations that need a management token.
@@ -32,8 +32,12 @@ const AUTHENTICATED: [(&str, &str); 1] = [(
      not valid; the answer carries `WWW-Authenticate: Bearer`",
 )];
 /// Statuses of operations that read a request body.
-const WITH_BODY: [(&str, &str); 3] = [
+const WITH_BODY: [(&str, &str); 4] = [
     ("400", "MALFORMED_JSON: the body is not JSON"),
+    (
+        "408",
+        "BODY_TIMEOUT: the body did not arrive in time (`serve --body-timeout`)",
+    ),
     (
         "413",
         "PAYLOAD_TOO_LARGE: the body is larger than the server reads (64 KiB)",

@@ -54,6 +54,25 @@ impl ApiError {
         )
     }
 
+    /// The database cannot be used (gone, replaced, unreadable): the
+    /// server is not ready, as `/readyz` says too.
+    pub fn store_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "STORE_UNAVAILABLE",
+            "the server's database is unavailable; nothing was written, the cause is in its log",
+        )
+    }
+
+    /// A request body that did not arrive within the server's body timeout.
+    fn body_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "BODY_TIMEOUT",
+            "the request body did not arrive in time",
+        )
+    }
+
     /// A fault of the server itself: logged in full, answered without detail.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
@@ -96,13 +115,33 @@ impl From<StoreError> for ApiError {
                     "the server's disk is full; nothing was written, retry once space is freed",
                 )
             }
+            StoreError::Unavailable(cause) => {
+                tracing::error!(%cause, "the database is unavailable");
+                Self::store_unavailable()
+            }
             StoreError::Backend(cause) => Self::internal(cause),
         }
     }
 }
 
+/// Whether `error`, or an error that caused it, is a body that did not
+/// arrive in time ([`super::connections::BodyTimeout`]).
+fn body_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<super::connections::BodyTimeout>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        if body_timed_out(&rejection) {
+            return Self::body_timeout();
+        }
         let (status, code) = match &rejection {
             JsonRejection::JsonDataError(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED")
@@ -122,6 +161,9 @@ impl From<JsonRejection> for ApiError {
 
 impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
+        if body_timed_out(&rejection) {
+            return Self::body_timeout();
+        }
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Self::new(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -6,6 +6,7 @@
 
 pub mod bulk;
 pub mod cache;
+pub mod connections;
 mod contract;
 pub mod error;
 pub mod event_stream;
@@ -23,7 +24,6 @@ pub mod rate_limit;
 pub mod verifiers;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -72,6 +72,8 @@ pub struct AppState {
     pub credentials: Arc<cache::CredentialCache>,
     /// Each rate-limited key's current window.
     pub rate_limits: Arc<rate_limit::RateLimiter>,
+    /// How `run` serves connections: timeouts, limit, shutdown deadline.
+    pub connections: connections::ConnectionConfig,
 }
 
 impl AppState {
@@ -102,6 +104,7 @@ impl AppState {
             verify_auth: verify::VerifyAuth::default(),
             credentials,
             rate_limits: Arc::new(rate_limit::RateLimiter::default()),
+            connections: connections::ConnectionConfig::default(),
         }
     }
 
@@ -116,6 +119,13 @@ impl AppState {
     #[must_use]
     pub fn with_verify_auth(mut self, auth: verify::VerifyAuth) -> Self {
         self.verify_auth = auth;
+        self
+    }
+
+    /// Serves connections by `config` instead of the defaults.
+    #[must_use]
+    pub fn with_connections(mut self, config: connections::ConnectionConfig) -> Self {
+        self.connections = config;
         self
     }
 }
@@ -216,6 +226,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::rotate_token))
         .routes(routes!(verify::verify))
         .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
         // Rotation, lookup by secret, bulk revoke.
@@ -281,12 +292,21 @@ fn request_span(request: &Request) -> tracing::Span {
     tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
 }
 
-/// The application: every route, problem+json fallbacks, a body limit, tracing.
+/// The application: every route, problem+json fallbacks, a body limit,
+/// tracing, and `Cache-Control: no-store` on every answer that does not say
+/// otherwise: answers carry secrets, tokens and who owns what, and no
+/// cache between the server and its caller may keep any of them.
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
     router
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(
+            tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            ),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_responses,
@@ -297,8 +317,9 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, then writes the
-/// pending usage counters.
+/// Serves `state` on `listener` until `shutdown` completes and the open
+/// connections have finished (or met the shutdown deadline), then writes
+/// the pending usage counters.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -311,15 +332,10 @@ pub async fn run(
         shutdown.await;
         streams.close_all();
     };
-    let served = axum::serve(
-        listener,
-        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    connections::serve(listener, app(state.clone()), state.connections, shutdown).await;
     flusher.abort();
     state.usage.flush(state.store.as_ref()).await;
-    served
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -359,6 +375,28 @@ pub struct ServeConfig {
     pub activity: ActivityConfig,
     /// `--verify-auth`: whether `/v1/verify` answers callers without a token.
     pub verify_auth: verify::VerifyAuth,
+    /// Timeouts, the connection limit and the shutdown deadline.
+    pub connections: connections::ConnectionConfig,
+}
+
+/// The address `keydesk serve` listens on unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7070";
+
+impl Default for ServeConfig {
+    /// `keydesk serve` with no option and no environment.
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.to_owned(),
+            database: None,
+            data_dir: None,
+            pepper_file: None,
+            pepper: None,
+            bootstrap_token: None,
+            activity: ActivityConfig::default(),
+            connections: connections::ConnectionConfig::default(),
+            verify_auth: verify::VerifyAuth::default(),
+        }
+    }
 }
 
 /// How `keydesk serve` judges usage and feeds live consoles (the
@@ -401,37 +439,176 @@ pub fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
-/// Reads the pepper from the environment or `--pepper-file`, or generates
-/// one into `<data-dir>/pepper` (mode 0600) on first start.
-fn load_pepper(config: &ServeConfig, data_dir: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+/// A pepper as read, and where it came from (for the messages that name it).
+struct Pepper {
+    bytes: Zeroizing<Vec<u8>>,
+    /// For a binary pepper file: the text keydesk made of it before it read
+    /// pepper files as bytes (invalid UTF-8 replaced, then trimmed). A
+    /// database from then is keyed with that text.
+    earlier_reading: Option<Zeroizing<Vec<u8>>>,
+    origin: String,
+}
+
+/// What the configuration says the pepper is.
+enum PepperSource {
+    Read(Pepper),
+    /// The default pepper file, which does not exist.
+    Missing(PathBuf),
+}
+
+impl Pepper {
+    /// A pepper file is bytes. One of UTF-8 text loses the whitespace around
+    /// it (a trailing newline), as `KEYDESK_PEPPER` does, so a text pepper
+    /// means what it always meant; any other is used byte for byte.
+    fn from_file(bytes: Zeroizing<Vec<u8>>, path: &Path) -> Self {
+        let origin = format!("the pepper file {}", path.display());
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => Self {
+                bytes: Zeroizing::new(text.trim().as_bytes().to_vec()),
+                earlier_reading: None,
+                origin,
+            },
+            Err(_) => {
+                let text = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
+                Self {
+                    earlier_reading: Some(Zeroizing::new(text.trim().as_bytes().to_vec())),
+                    bytes,
+                    origin,
+                }
+            }
+        }
+    }
+
+    /// Generates a pepper into `path` (mode 0600): 32 random bytes, as hex
+    /// text, which is the pepper.
+    fn generate(path: &Path) -> anyhow::Result<Self> {
+        let mut random = Zeroizing::new([0u8; 32]);
+        rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, random.as_mut())
+            .map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
+        let bytes = Zeroizing::new(hex::encode(random.as_ref()).into_bytes());
+        write_private(path, &bytes)
+            .with_context(|| format!("cannot write the pepper to {}", path.display()))?;
+        tracing::info!(path = %path.display(), "generated a new pepper; back it up with the database");
+        Ok(Self {
+            bytes,
+            earlier_reading: None,
+            origin: format!("the pepper file {}", path.display()),
+        })
+    }
+}
+
+/// Reads the pepper from `KEYDESK_PEPPER` or the pepper file (by default
+/// `<data-dir>/pepper`).
+fn read_pepper(config: &ServeConfig, data_dir: &Path) -> anyhow::Result<PepperSource> {
     if let Some(pepper) = &config.pepper {
-        return Ok(Zeroizing::new(pepper.trim().as_bytes().to_vec()));
+        return Ok(PepperSource::Read(Pepper {
+            bytes: Zeroizing::new(pepper.trim().as_bytes().to_vec()),
+            earlier_reading: None,
+            origin: "KEYDESK_PEPPER".to_owned(),
+        }));
     }
     let path = config
         .pepper_file
         .clone()
         .unwrap_or_else(|| data_dir.join("pepper"));
     match std::fs::read(&path) {
-        Ok(bytes) => {
-            let bytes = Zeroizing::new(bytes);
-            Ok(Zeroizing::new(
-                String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec(),
-            ))
-        }
+        Ok(bytes) => Ok(PepperSource::Read(Pepper::from_file(
+            Zeroizing::new(bytes),
+            &path,
+        ))),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound && config.pepper_file.is_none() => {
-            let mut random = Zeroizing::new([0u8; 32]);
-            rand::TryRngCore::try_fill_bytes(&mut rand::rngs::OsRng, random.as_mut())
-                .map_err(|e| anyhow::anyhow!("the OS random source failed: {e}"))?;
-            let pepper = Zeroizing::new(hex::encode(random.as_ref()).into_bytes());
-            write_private(&path, &pepper)
-                .with_context(|| format!("cannot write the pepper to {}", path.display()))?;
-            tracing::info!(path = %path.display(), "generated a new pepper; back it up with the database");
-            Ok(pepper)
+            Ok(PepperSource::Missing(path))
         }
         Err(err) => {
             Err(err).with_context(|| format!("cannot read the pepper file {}", path.display()))
         }
     }
+}
+
+/// The pepper for the database at `database`: the one read, or a new one
+/// for a database that holds nothing yet. A missing pepper file is never
+/// replaced for a database in use: every key and token would stop verifying.
+async fn pepper_for(
+    store: &dyn Store,
+    config: &ServeConfig,
+    data_dir: &Path,
+    database: &Path,
+) -> anyhow::Result<Pepper> {
+    match read_pepper(config, data_dir)? {
+        PepperSource::Read(pepper) => Ok(pepper),
+        PepperSource::Missing(path) => {
+            anyhow::ensure!(
+                !store.holds_data().await?,
+                "the pepper file {} is missing, but the database {} is in use: its keys and \
+                 management tokens were digested with the pepper that file held. Restore the \
+                 file from your backup (or give that pepper with --pepper-file or \
+                 KEYDESK_PEPPER). No new pepper is generated for a database in use: no key or \
+                 token would verify with it",
+                path.display(),
+                database.display()
+            );
+            Pepper::generate(&path)
+        }
+    }
+}
+
+/// The keyring of `pepper`, if it is the pepper the database is keyed with:
+/// its fingerprint must be the one recorded. A database without one (new,
+/// or from before fingerprints) records it now.
+async fn keyring_for(
+    store: &dyn Store,
+    pepper: &Pepper,
+    database: &Path,
+) -> anyhow::Result<Keyring> {
+    let current =
+        Keyring::from_pepper(&pepper.bytes).map_err(|e| anyhow::anyhow!("{}: {e}", pepper.origin));
+    let earlier = pepper
+        .earlier_reading
+        .as_ref()
+        .and_then(|text| Keyring::from_pepper(text).ok());
+    match store.pepper_fingerprint().await?.as_deref() {
+        Some(recorded) => match (current, earlier) {
+            (Ok(keyring), _) if keyring.fingerprint() == recorded => Ok(keyring),
+            (_, Some(keyring)) if keyring.fingerprint() == recorded => {
+                warn_earlier_reading(pepper);
+                Ok(keyring)
+            }
+            (Err(err), _) => Err(err),
+            (Ok(_), _) => Err(anyhow::anyhow!(
+                "{} is not the pepper the database {} is keyed with (their fingerprints \
+                 differ): with it, no key or management token would verify. Start with the \
+                 pepper the database was created with: restore its file from your backup, or \
+                 point --pepper-file or KEYDESK_PEPPER at it",
+                pepper.origin,
+                database.display()
+            )),
+        },
+        None => {
+            // Before fingerprints, a binary pepper file was read as lossy
+            // text: a database in use since then is keyed with that text.
+            let in_use = earlier.is_some() && store.holds_data().await?;
+            let keyring = match earlier {
+                Some(keyring) if in_use => {
+                    warn_earlier_reading(pepper);
+                    keyring
+                }
+                _ => current?,
+            };
+            store
+                .record_pepper_fingerprint(keyring.fingerprint())
+                .await?;
+            Ok(keyring)
+        }
+    }
+}
+
+fn warn_earlier_reading(pepper: &Pepper) {
+    tracing::warn!(
+        "{} is binary, and this database is keyed with the text an earlier keydesk made of it \
+         (invalid bytes replaced), which keeps less of its randomness: leave the file as it is, \
+         and plan a move to a new database with a new pepper",
+        pepper.origin
+    );
 }
 
 /// Creates the data directory readable by its owner only (it holds the
@@ -534,12 +711,12 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
         None => data_dir.join("keydesk.db"),
     };
     create_private_dir(&data_dir)?;
-    let pepper = load_pepper(config, &data_dir)?;
-    let keyring = Keyring::from_pepper(&pepper).map_err(|e| anyhow::anyhow!("pepper: {e}"))?;
     let store = SqliteStore::open(&database)
         .with_context(|| format!("cannot open the database {}", database.display()))?
         .with_event_buffer(config.activity.event_stream_buffer);
     let store: Arc<dyn Store> = Arc::new(store);
+    let pepper = pepper_for(store.as_ref(), config, &data_dir, &database).await?;
+    let keyring = keyring_for(store.as_ref(), &pepper, &database).await?;
     let bootstrap_token =
         bootstrap(store.as_ref(), &keyring, config.bootstrap_token.as_deref()).await?;
     let listener = TcpListener::bind(&config.listen)
@@ -548,7 +725,8 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         state: AppState::new(store, keyring)
             .with_suspicion(config.activity.suspicion)
-            .with_verify_auth(config.verify_auth),
+            .with_verify_auth(config.verify_auth)
+            .with_connections(config.connections),
         listener,
         bootstrap_token,
     })

@@ -1,5 +1,5 @@
-//! Operations: `/healthz`, `/metrics` (Prometheus text format) and
-//! `/openapi.json`.
+//! Operations: `/healthz` (the process answers), `/readyz` (and its
+//! database too), `/metrics` (Prometheus text format) and `/openapi.json`.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +10,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::AppState;
-use crate::api::{self, VerifyCode};
+use super::error::ApiResult;
+use crate::api::{self, Problem, VerifyCode};
 
 /// Counters exposed at `/metrics`.
 #[derive(Default)]
@@ -69,6 +70,20 @@ pub async fn healthz() -> Json<api::Health> {
     Json(api::Health {
         status: "ok".to_owned(),
     })
+}
+
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "The server can serve: its database is the one it opened, and answers", body = api::Health),
+        (status = 503, description = "STORE_UNAVAILABLE: the database is gone, replaced or unreadable; restore it and restart the server", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<api::Health>> {
+    state.store.check_health().await?;
+    Ok(Json(api::Health {
+        status: "ready".to_owned(),
+    }))
 }
 
 #[utoipa::path(

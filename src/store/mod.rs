@@ -30,6 +30,10 @@ pub enum StoreError {
     /// The disk or database is full; nothing was written.
     #[error("the database is full; free disk space and retry")]
     Full,
+    /// The database cannot be used: its file is gone, replaced, unreadable
+    /// or corrupt. Nothing was written; the message is for the server log only.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The database failed; the message is for the server log only.
     #[error("database error: {0}")]
     Backend(String),
@@ -213,6 +217,18 @@ pub type VerifierRevocation = Box<dyn FnOnce(&Verifier) -> NewEvent + Send>;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    // --- the database itself
+    /// Whether anything was ever keyed with a pepper here: a recorded pepper
+    /// fingerprint, a user, a tenant or a key.
+    async fn holds_data(&self) -> StoreResult<bool>;
+    /// The fingerprint of the pepper the database is keyed with, once recorded.
+    async fn pepper_fingerprint(&self) -> StoreResult<Option<String>>;
+    /// Records the pepper's fingerprint, unless one is recorded already.
+    async fn record_pepper_fingerprint(&self, fingerprint: &str) -> StoreResult<()>;
+    /// Ok while the store can serve: its database is still the one it
+    /// opened, and answers. Else [`StoreError::Unavailable`].
+    async fn check_health(&self) -> StoreResult<()>;
+
     // --- users and authentication
     async fn user_by_token_digest(&self, digest: &str) -> StoreResult<Option<User>>;
     /// Creates `user` as the first system administrator unless one exists; true if created.

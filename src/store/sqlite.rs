@@ -36,13 +36,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_rotation.sql")),
     (5, include_str!("migrations/0005_verification.sql")),
     (6, include_str!("migrations/0006_sort_indexes.sql")),
+    (7, include_str!("migrations/0007_pepper_fingerprint.sql")),
 ];
 
 /// Idle reader connections kept open.
 const READERS: usize = 8;
 
 pub struct SqliteStore {
-    path: PathBuf,
+    file: DatabaseFile,
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     feed: EventFeed,
@@ -112,12 +113,92 @@ fn backend(err: impl std::fmt::Display) -> StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
         if let rusqlite::Error::SqliteFailure(failure, _) = &err {
-            if failure.code == rusqlite::ErrorCode::DiskFull {
-                return StoreError::Full;
+            match failure.code {
+                ErrorCode::DiskFull => return StoreError::Full,
+                // The database itself cannot be used, whatever was asked of it.
+                ErrorCode::CannotOpen
+                | ErrorCode::NotADatabase
+                | ErrorCode::DatabaseCorrupt
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::PermissionDenied
+                | ErrorCode::ReadOnly
+                | ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::FileLockingProtocolFailed => {
+                    return StoreError::Unavailable(err.to_string());
+                }
+                _ => {}
             }
         }
         backend(err)
+    }
+}
+
+/// The database file as the store opened it. SQLite goes on using an open
+/// file that was deleted or replaced (writes then land in a file no one
+/// will open again, and are lost at the next start), so every read and
+/// write first checks that the path still names the same file.
+#[derive(Clone)]
+struct DatabaseFile {
+    path: PathBuf,
+    /// Device and inode, where the platform has them.
+    identity: Option<(u64, u64)>,
+}
+
+impl DatabaseFile {
+    fn identity(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
+        let metadata = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            Ok(Some((metadata.dev(), metadata.ino())))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = metadata;
+            Ok(None)
+        }
+    }
+
+    /// Creates the database file readable and writable by its owner only,
+    /// unless it exists: SQLite gives its WAL and shared-memory files the
+    /// mode of the database file, so all three stay private wherever they are.
+    fn create_private(path: &Path) -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn opened(path: &Path) -> StoreResult<Self> {
+        let identity = Self::identity(path)
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+        Ok(Self {
+            path: path.to_owned(),
+            identity,
+        })
+    }
+
+    /// Ok while the path names the file that was opened.
+    fn check(&self) -> StoreResult<()> {
+        match Self::identity(&self.path) {
+            Ok(identity) if identity == self.identity => Ok(()),
+            Ok(_) => Err(StoreError::Unavailable(format!(
+                "{} was replaced by another file while the server ran; restart the server",
+                self.path.display()
+            ))),
+            Err(err) => Err(StoreError::Unavailable(format!(
+                "{} is gone or unreadable ({err}); restore it, then restart the server",
+                self.path.display()
+            ))),
+        }
     }
 }
 
@@ -129,8 +210,15 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Opens a connection to the existing database at `path`. Never creates
+/// one: a connection opened after the file vanished fails, where SQLite's
+/// default would create an empty database and answer "no such table".
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     // SQLite's LOWER folds ASCII only; PostgreSQL's folds Unicode. Replacing
     // it keeps the same SQL meaning the same thing on both: `q=über` finds "Über".
     conn.create_scalar_function(
@@ -157,12 +245,16 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and applies migrations.
+    /// Opens (creating if needed, mode 0600) the database at `path` and
+    /// applies migrations.
     pub fn open(path: &Path) -> StoreResult<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
                 .map_err(|e| backend(format!("cannot create {}: {e}", parent.display())))?;
         }
+        DatabaseFile::create_private(path)
+            .map_err(|e| backend(format!("cannot create {}: {e}", path.display())))?;
+        let file = DatabaseFile::opened(path)?;
         let mut writer = open_connection(path)
             .map_err(|e| backend(format!("cannot open {}: {e}", path.display())))?;
         migrate(&mut writer)?;
@@ -171,7 +263,7 @@ impl SqliteStore {
                 row.get(0)
             })?;
         Ok(Self {
-            path: path.to_owned(),
+            file,
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
             feed: EventFeed::new(EVENT_BUFFER, published),
@@ -201,8 +293,10 @@ impl SqliteStore {
     {
         let writer = Arc::clone(&self.writer);
         let feed = self.feed.clone();
+        let file = self.file.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = lock(&writer);
+            file.check()?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
@@ -221,11 +315,12 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let readers = Arc::clone(&self.readers);
-        let path = self.path.clone();
+        let file = self.file.clone();
         tokio::task::spawn_blocking(move || {
+            file.check()?;
             let conn = match lock(&readers).pop() {
                 Some(conn) => conn,
-                None => open_connection(&path)?,
+                None => open_connection(&file.path)?,
             };
             let out = f(&conn);
             let mut idle = lock(&readers);
@@ -1061,6 +1156,52 @@ fn verifier_from_row(row: &Row<'_>) -> rusqlite::Result<Verifier> {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn holds_data(&self) -> StoreResult<bool> {
+        self.read(|conn| {
+            Ok(conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM pepper) OR EXISTS (SELECT 1 FROM users) \
+                 OR EXISTS (SELECT 1 FROM tenants) OR EXISTS (SELECT 1 FROM keys)",
+                [],
+                |row| row.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn pepper_fingerprint(&self) -> StoreResult<Option<String>> {
+        self.read(|conn| {
+            Ok(conn
+                .query_row("SELECT fingerprint FROM pepper WHERE id = 1", [], |row| {
+                    row.get(0)
+                })
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn record_pepper_fingerprint(&self, fingerprint: &str) -> StoreResult<()> {
+        let fingerprint = fingerprint.to_owned();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO pepper (id, fingerprint, recorded_at) VALUES (1, $1, $2) \
+                 ON CONFLICT (id) DO NOTHING",
+                params![fingerprint, millis(Utc::now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn check_health(&self) -> StoreResult<()> {
+        self.read(|conn| {
+            conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |row| {
+                row.get::<_, i64>(0)
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn user_by_token_digest(&self, digest: &str) -> StoreResult<Option<User>> {
         let digest = digest.to_owned();
         self.read(move |conn| {
@@ -1834,7 +1975,9 @@ mod sort_plan_tests {
     #[test]
     fn every_sorted_page_reads_an_index_instead_of_sorting() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = open_connection(&dir.path().join("plan.db")).unwrap();
+        let path = dir.path().join("plan.db");
+        std::fs::File::create(&path).unwrap();
+        let mut conn = open_connection(&path).unwrap();
         migrate(&mut conn).unwrap();
         for field in [
             SortField::Name,

@@ -47,16 +47,7 @@ pub async fn spawn_app_with(
     listener: Option<tokio::net::TcpListener>,
 ) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temporary directory");
-    let mut config = keydesk::server::ServeConfig {
-        listen: "127.0.0.1:0".to_owned(),
-        database: None,
-        data_dir: Some(data_dir.path().to_owned()),
-        pepper_file: None,
-        pepper: Some(PEPPER.to_owned()),
-        bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
-        activity: keydesk::server::ActivityConfig::default(),
-        verify_auth: keydesk::server::verify::VerifyAuth::default(),
-    };
+    let mut config = serve_config(data_dir.path());
     adjust(&mut config);
     let mut prepared = keydesk::server::prepare(&config)
         .await
@@ -88,6 +79,18 @@ pub async fn spawn_app_with(
     }
 }
 
+/// How every in-process test server runs: on a free port, with `data_dir`,
+/// the test pepper and the bootstrap token.
+pub fn serve_config(data_dir: &Path) -> keydesk::server::ServeConfig {
+    keydesk::server::ServeConfig {
+        listen: "127.0.0.1:0".to_owned(),
+        data_dir: Some(data_dir.to_owned()),
+        pepper: Some(PEPPER.to_owned()),
+        bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
+        ..keydesk::server::ServeConfig::default()
+    }
+}
+
 /// An in-process server on a data directory the test owns, to stop
 /// gracefully (which writes pending usage) and start again on the same data.
 pub struct OwnServer {
@@ -98,17 +101,11 @@ pub struct OwnServer {
 
 impl OwnServer {
     pub async fn start(data_dir: &Path) -> Self {
-        let config = keydesk::server::ServeConfig {
-            listen: "127.0.0.1:0".to_owned(),
-            database: None,
-            data_dir: Some(data_dir.to_owned()),
-            pepper_file: None,
-            pepper: Some(PEPPER.to_owned()),
-            bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
-            activity: keydesk::server::ActivityConfig::default(),
-            verify_auth: keydesk::server::verify::VerifyAuth::default(),
-        };
-        let prepared = keydesk::server::prepare(&config)
+        Self::start_with(&serve_config(data_dir)).await
+    }
+
+    pub async fn start_with(config: &keydesk::server::ServeConfig) -> Self {
+        let prepared = keydesk::server::prepare(config)
             .await
             .expect("the server prepares");
         let base = format!(
@@ -575,7 +572,8 @@ impl ServerProcess {
         label: &str,
         bootstrap_token: Option<&str>,
     ) -> Self {
-        Self::start_configured(data_dir, log_dir, label, bootstrap_token, &[]).await
+        let command = Command::new(env!("CARGO_BIN_EXE_keydesk"));
+        Self::start_command(command, data_dir, log_dir, label, bootstrap_token, &[]).await
     }
 
     /// As [`ServerProcess::start`], with `env` (e.g. `KEYDESK_VERIFY_AUTH`) set.
@@ -585,10 +583,33 @@ impl ServerProcess {
         label: &str,
         env: &[(&str, &str)],
     ) -> Self {
-        Self::start_configured(data_dir, log_dir, label, Some(ADMIN_TOKEN), env).await
+        let command = Command::new(env!("CARGO_BIN_EXE_keydesk"));
+        Self::start_command(command, data_dir, log_dir, label, Some(ADMIN_TOKEN), env).await
     }
 
-    async fn start_configured(
+    /// As [`ServerProcess::start`], started by `sh` after `shell` (e.g.
+    /// `ulimit -n 256`), with `options` after the usual ones.
+    pub async fn start_in_shell(
+        shell: &str,
+        options: &[&str],
+        data_dir: &Path,
+        log_dir: &Path,
+        label: &str,
+    ) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "{shell} && exec \"$0\" \"$@\" {}",
+                options.join(" ")
+            ))
+            .arg(env!("CARGO_BIN_EXE_keydesk"));
+        Self::start_command(command, data_dir, log_dir, label, Some(ADMIN_TOKEN), &[]).await
+    }
+
+    /// Starts `command` with `serve` and its options as arguments.
+    async fn start_command(
+        mut command: Command,
         data_dir: &Path,
         log_dir: &Path,
         label: &str,
@@ -598,7 +619,7 @@ impl ServerProcess {
         let port = free_port();
         let stdout = log_dir.join(format!("{label}.out"));
         let stderr = log_dir.join(format!("{label}.err"));
-        let child = Command::new(env!("CARGO_BIN_EXE_keydesk"))
+        let child = command
             .args([
                 "serve",
                 "--listen",

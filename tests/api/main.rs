@@ -21,6 +21,10 @@
 //! - `lookup`: finding a key by its (leaked) secret: roles, tenants, audit, no secret anywhere.
 //! - `bulk`: bulk revoke by ids or filter, per-key results with the single revoke's codes, dry run.
 //! - `verification`: verify bound to a tenant, verifier tokens, `--verify-auth required`, quiet refusals, rate limits.
+//! - `pepper`: a lost or wrong pepper stops the start, not every key; a pepper file is bytes.
+//! - `exposure`: `Cache-Control: no-store` on every answer; database files are 0600.
+//! - `connections`: idle, header and body timeouts, the connection limit, the shutdown deadline.
+//! - `readiness`: a deleted database is never recreated; 503 and `/readyz` say so.
 
 // clippy.toml allows unwrap/expect in #[test] functions only; the helpers
 // and fixtures here are test code too, where a panic is the failure report.
@@ -49,3 +53,8 @@ mod names;
 mod rotation;
 // Issue 8: bound verification, verifier tokens, quiet refusals, rate limits.
 mod verification;
+// Issue 8: the pepper, exposure, connections, the database vanishing.
+mod connections;
+mod exposure;
+mod pepper;
+mod readiness;

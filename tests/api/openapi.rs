@@ -35,6 +35,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/me/token"),
     ("POST", "/v1/verify"),
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
     ("POST", "/v1/tenants/{tenant}/keys/{id}/end-rotation"),
@@ -177,7 +178,7 @@ async fn every_operation_documents_the_statuses_it_can_answer_whatever_its_handl
                 expected.push("401");
             }
             if operation.get("requestBody").is_some() {
-                expected.extend(["400", "413", "415"]);
+                expected.extend(["400", "408", "413", "415"]);
             }
             for status in expected {
                 if !statuses.contains_key(status) {

@@ -311,13 +311,10 @@ pub fn screen_text(terminal: &Terminal<TestBackend>) -> String {
 fn serve_config(listen: &str, data_dir: &Path) -> keydesk::server::ServeConfig {
     keydesk::server::ServeConfig {
         listen: listen.to_owned(),
-        database: None,
         data_dir: Some(data_dir.to_owned()),
-        pepper_file: None,
         pepper: Some(PEPPER.to_owned()),
         bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
-        activity: keydesk::server::ActivityConfig::default(),
-        verify_auth: keydesk::server::verify::VerifyAuth::default(),
+        ..keydesk::server::ServeConfig::default()
     }
 }
 

@@ -1,0 +1,55 @@
+//! The database vanishing under a running server: no connection creates an
+//! empty one in its place, every request that needs it answers 503
+//! problem+json, and `/readyz` says so (while `/healthz`, which only asks
+//! whether the process answers, stays 200).
+
+use reqwest::Method;
+
+use crate::helpers::{Reply, TestApp, assert_problem_shape, spawn_app};
+
+/// Sends without the suite's "no 5xx" check: 503 is what is expected here.
+async fn send(app: &TestApp, method: Method, path: &str) -> Reply {
+    let response = app
+        .request(method, path, Some(&app.admin))
+        .send()
+        .await
+        .unwrap();
+    Reply::read(response).await
+}
+
+#[track_caller]
+fn assert_unavailable(what: &str, reply: &Reply) {
+    assert_eq!(reply.status, 503, "{what}: {}", reply.text);
+    assert_problem_shape(reply);
+    assert_eq!(reply.code(), "STORE_UNAVAILABLE", "{what}: {}", reply.text);
+}
+
+#[tokio::test]
+async fn a_deleted_database_makes_the_server_unready_and_is_never_recreated() {
+    let app = spawn_app().await;
+    app.enabled_tenant("acme").await;
+    let ready = send(&app, Method::GET, "/readyz").await;
+    assert_eq!(ready.status, 200, "{}", ready.text);
+
+    let database = app.data_dir.join("keydesk.db");
+    std::fs::remove_file(&database).unwrap();
+
+    assert_unavailable("/readyz", &send(&app, Method::GET, "/readyz").await);
+    assert_eq!(send(&app, Method::GET, "/healthz").await.status, 200);
+    // Enough reads at once that new reader connections are opened.
+    let reads = (0..24).map(|_| send(&app, Method::GET, "/v1/tenants/acme/keys"));
+    for reply in futures::future::join_all(reads).await {
+        assert_unavailable("a key list", &reply);
+    }
+    let write = app
+        .request(Method::POST, "/v1/tenants/acme/keys", Some(&app.admin))
+        .json(&serde_json::json!({ "name": "lost" }))
+        .send()
+        .await
+        .unwrap();
+    assert_unavailable("a creation", &Reply::read(write).await);
+    assert!(
+        !database.exists(),
+        "a connection created an empty database in place of the deleted one"
+    );
+}
