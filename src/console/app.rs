@@ -49,6 +49,8 @@ pub struct App {
     stream: Option<Subscription>,
     /// A secret's `start` while its lookup is on its way (no key action meanwhile).
     pub looking_up: Option<String>,
+    /// A looked-up key of another tenant, waiting for that tenant's settings.
+    pub(super) landing: Option<Box<api::LookupResult>>,
     /// A secret pasted after `:lookup`, held (never drawn) until Enter.
     pub command_secret: Option<crate::domain::Secret>,
     /// False with NO_COLOR: selection and statuses then rely on reverse video and words.
@@ -86,6 +88,7 @@ impl App {
             ticks: 0,
             stream: None,
             looking_up: None,
+            landing: None,
             command_secret: None,
             color: true,
             quit: false,
@@ -306,8 +309,16 @@ impl App {
                 Ok(settings) => {
                     self.shell.reconnected();
                     self.shell.session.settings = Some(settings);
+                    if let Some(found) = self.landing.take() {
+                        self.land(*found);
+                    }
                 }
-                Err(err) => self.shell.failed("loading settings", &err),
+                Err(err) => {
+                    if self.landing.take().is_some() {
+                        self.looking_up = None;
+                    }
+                    self.shell.failed("loading settings", &err);
+                }
             },
             Reply::Users(result) => match result {
                 Ok(list) => {

@@ -157,8 +157,25 @@ impl App {
                     me.tenants.push(found.tenant.clone());
                 }
             }
+            // Another tenant: land once its settings are here, so that `r`
+            // works (and is judged) the moment the key shows; until then
+            // key actions stay refused.
             self.load_tenant(tenant.clone());
+            self.shell.info(format!(
+                "the secret {start}… is a key of {}: opening it…",
+                clean(&found.tenant.name)
+            ));
+            self.looking_up = Some(start);
+            self.landing = Some(Box::new(found));
+            return;
         }
+        self.land(found);
+    }
+
+    /// The key of a looked-up secret, its tenant on screen and loaded:
+    /// selected, its detail open, the status saying what `r` will do.
+    pub(super) fn land(&mut self, found: api::LookupResult) {
+        self.looking_up = None;
         self.view = ViewId::Keys;
         let key = found.key;
         let (name, owner, status) = (clean(&key.name), clean(&key.owner.name), key.status);

@@ -77,7 +77,7 @@ async fn a_pasted_secret_of_another_tenant_lands_on_its_key_and_r_y_revoke_it() 
 
     console
         .pump_until("the lookup to land", |app| {
-            app.keys.selected_key().is_some_and(|k| k.id == id)
+            app.looking_up.is_none() && app.keys.selected_key().is_some_and(|k| k.id == id)
         })
         .await;
     assert_eq!(console.app.session().tenant.as_deref(), Some("globex"));
@@ -158,10 +158,11 @@ async fn lookup_by_command_holds_the_pasted_secret_until_enter() {
     console.press(KeyCode::Enter);
     console
         .pump_until("the lookup", |app| {
-            app.keys.selected_key().is_some_and(|k| k.id == id)
+            app.looking_up.is_none() && app.keys.selected_key().is_some_and(|k| k.id == id)
         })
         .await;
     assert_eq!(console.app.session().tenant.as_deref(), Some("globex"));
+    assert!(console.app.keys.zoomed, "the detail is open");
     assert!(console.app.command_secret.is_none());
 }
 
