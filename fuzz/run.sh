@@ -2,7 +2,10 @@
 # Fuzzes the API from its own OpenAPI document with Schemathesis: every
 # operation, valid and invalid requests, as the system administrator, against
 # a fresh `keydesk serve` on 127.0.0.1 with a temporary database. Passes when
-# the server answers no 5xx and nothing the document does not describe.
+# the server answers no 5xx and nothing the document does not describe. A
+# schema-valid request may still be refused with a documented 4xx (a rule no
+# schema can say: an expiry in the past, a name already taken), so
+# Schemathesis' positive_data_acceptance check is left out.
 #
 #   fuzz/run.sh                # about 5 minutes (FUZZ_SECONDS=300)
 #   FUZZ_SECONDS=60 fuzz/run.sh
@@ -40,6 +43,7 @@ curl -sf -X POST "$base/v1/tenants/acme/keys" -H "Authorization: Bearer $token" 
     -H "Authorization: Bearer $token" \
     --exclude-path-regex '/token$' \
     --checks all \
+    --exclude-checks positive_data_acceptance \
     --max-time "$seconds" \
     --workers 2 \
     --report junit --report-dir target/fuzz \

@@ -1,6 +1,7 @@
 //! The parts of the HTTP contract every operation shares, in one place: the
 //! statuses any route can answer whatever its handler does (401 where a
-//! token is needed, 408, 413 and 415 where a body is read, 414 and 503
+//! token is needed, 408, 413 and 415 where a body is read, 400 where a
+//! query is, 414 and 503
 //! everywhere), added to the OpenAPI document so that it describes every
 //! answer; and the one request rule that is not a route's own: a body's
 //! `Content-Type` charset, if given, is UTF-8.
@@ -77,12 +78,23 @@ fn add_common(operation: &mut Operation) {
         .as_ref()
         .is_some_and(|requirements| !requirements.is_empty());
     let with_body = operation.request_body.is_some();
+    let with_query = operation.parameters.as_ref().is_some_and(|parameters| {
+        parameters
+            .iter()
+            .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+    });
     let mut statuses: Vec<(&str, &str)> = EVERY_OPERATION.to_vec();
     if secured {
         statuses.extend(AUTHENTICATED);
     }
     if with_body {
         statuses.extend(WITH_BODY);
+    }
+    if with_query {
+        statuses.push((
+            "400",
+            "INVALID_QUERY: a query parameter is not of its documented type",
+        ));
     }
     for (status, description) in statuses {
         operation

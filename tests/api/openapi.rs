@@ -177,6 +177,12 @@ async fn every_operation_documents_the_statuses_it_can_answer_whatever_its_handl
             {
                 expected.push("401");
             }
+            let queried = operation["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+            if queried {
+                expected.push("400");
+            }
             if operation.get("requestBody").is_some() {
                 expected.extend(["400", "408", "413", "415"]);
             }
