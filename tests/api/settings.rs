@@ -153,11 +153,27 @@ async fn only_system_admins_create_keys_when_key_creators_is_system_admins() {
         )
         .await;
     assert_eq!(key.key["owner"]["id"], dev.id.as_str());
-    // Duplicating is creating: refused for the owner too.
-    app.act("onboarding", &dev.token, &key.id, "duplicate")
-        .await
-        .expect_problem(403, "FORBIDDEN");
+    // Duplicating and regenerating make a secret as creating does: refused
+    // for the owner too, who still manages the key otherwise.
+    for action in ["duplicate", "regenerate"] {
+        let reply = app
+            .act("onboarding", &dev.token, &key.id, action)
+            .await
+            .expect_problem(403, "FORBIDDEN");
+        assert!(
+            reply.detail().contains("system administrators"),
+            "{}",
+            reply.text
+        );
+    }
     assert_eq!(app.list_keys("onboarding", "").await["total"], 1);
+    assert_eq!(app.verify(&key.secret).await, "VALID");
+    app.act("onboarding", &dev.token, &key.id, "disable")
+        .await
+        .expect(200);
+    app.act("onboarding", &app.admin, &key.id, "regenerate")
+        .await
+        .expect(200);
 }
 
 #[tokio::test]

@@ -56,7 +56,9 @@ impl UsersView {
                 let u = &session.users[i];
                 needle.is_empty()
                     || u.name.to_lowercase().contains(&needle)
-                    || u.email.to_lowercase().contains(&needle)
+                    || u.email
+                        .as_deref()
+                        .is_some_and(|email| email.to_lowercase().contains(&needle))
                     || roles_text(u).contains(&needle)
             })
             .collect()
@@ -196,7 +198,7 @@ impl UsersView {
                 };
                 let body = api::UpdateUser {
                     name: (name != user.name).then_some(name),
-                    email: (email != user.email).then_some(email),
+                    email: (user.email.as_deref() != Some(email.as_str())).then_some(email),
                     roles: (roles != user.roles).then_some(roles),
                     licensed: (licensed != user.licensed).then_some(licensed),
                 };
@@ -287,7 +289,11 @@ impl UsersView {
                 let u = &shell.session.users[visible[row]];
                 Row::new(vec![
                     Cell::from(fit(&clean(&u.name), usize::from(name_width))),
-                    Cell::from(fit(&clean(&u.email), email_width.max(8))),
+                    // Only those who manage users are sent addresses.
+                    Cell::from(fit(
+                        &clean(u.email.as_deref().unwrap_or("—")),
+                        email_width.max(8),
+                    )),
                     Cell::from(fit(&roles_text(u), usize::from(roles_width))),
                     Cell::from(if u.licensed { "licensed" } else { "—" }),
                     Cell::from(
@@ -352,7 +358,12 @@ fn open_create(shell: &mut Shell) {
 fn open_edit(user: &api::UserBody, shell: &mut Shell) {
     let fields = vec![
         Field::text("name", "name", &user.name, 64),
-        Field::text("email", "e-mail", &user.email, 254),
+        Field::text(
+            "email",
+            "e-mail",
+            user.email.as_deref().unwrap_or_default(),
+            254,
+        ),
         Field::checklist("roles", "roles", role_items(&user.roles))
             .hint("Space grants or withdraws; a tenant admin may grant themself developer"),
         Field::toggle("licensed", "licensed", user.licensed)
