@@ -469,6 +469,36 @@ async fn users_view(role: Role) {
     };
     assert_eq!(vic["roles"], json!(roles), "{role:?}: {vic}");
     assert_eq!(vic["licensed"], !allowed, "{role:?}: {vic}");
+
+    // Disabling and deleting ask first, naming the user; enabling does not.
+    let vic = world.ids["vic"].clone();
+    let disable = request("POST", format!("/users/{vic}/disable"), None);
+    let delete = request("DELETE", format!("/users/{vic}"), None);
+    if !allowed {
+        world
+            .assert_refused('d', Action::ToggleDisabled, disable)
+            .await;
+        world.assert_refused('X', Action::Delete, delete).await;
+        assert!(world.users().await.contains_key("vic"));
+        return;
+    }
+    for (c, state) in [('d', Some(true)), ('d', Some(false)), ('X', None)] {
+        world.console.char(c);
+        if state == Some(false) {
+            world.console.settle().await;
+        } else {
+            let Some(Dialog::Confirm(question)) = world.console.dialog() else {
+                panic!("{role:?} {c}: no question asked");
+            };
+            assert!(question.title.contains("vic"), "{}", question.title);
+            world.confirm().await;
+        }
+        let users = world.users().await;
+        match state {
+            Some(disabled) => assert_eq!(users["vic"]["disabled"], disabled, "{role:?} {c}"),
+            None => assert!(!users.contains_key("vic"), "{role:?}: vic not deleted"),
+        }
+    }
 }
 
 macro_rules! per_role {
