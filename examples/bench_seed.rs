@@ -26,7 +26,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::{DateTime, Duration, SubsecRound as _, Utc};
 use clap::Parser;
 use keydesk::domain::{
-    ApiKey, CreationFacts, Description, KeyId, KeyName, Keyring, Lifecycle, NewKey, Scope,
+    ApiKey, CreationFacts, Description, KeyId, KeyName, Keyring, Lifecycle, NewKey, Role, Scope,
     TenantId, UserRef,
 };
 use keydesk::store::Store as _;
@@ -131,23 +131,36 @@ async fn main() -> Result<()> {
     if !tenant.settings.api_keys_enabled {
         bail!("tenant {:?} has api_keys_enabled = false", args.tenant);
     }
-    let owners: Vec<UserRef> = store
+    // Keys are owned by the tenant's developers, as the domain requires.
+    let developers: Vec<_> = store
         .list_users(&tenant_id)
         .await?
         .into_iter()
+        .filter(|u| u.roles.has(Role::Developer))
+        .collect();
+    if developers.is_empty() {
+        bail!(
+            "tenant {:?} has no developers; create some first",
+            args.tenant
+        );
+    }
+    let owners: Vec<UserRef> = developers
+        .iter()
         .map(|u| UserRef {
             id: u.id.clone(),
             name: u.name.as_str().to_owned(),
         })
         .collect();
-    if owners.is_empty() {
-        bail!("tenant {:?} has no users; create some first", args.tenant);
-    }
     let offered: Vec<Scope> = tenant.settings.scopes.clone();
-    let facts = CreationFacts {
-        tenant,
-        owner_live_keys: 0,
-    };
+    // One set of creation facts per owner, in the order of `owners`.
+    let facts: Vec<CreationFacts> = developers
+        .into_iter()
+        .map(|owner| CreationFacts {
+            tenant: tenant.clone(),
+            owner: Some(owner),
+            owner_live_keys: 0,
+        })
+        .collect();
 
     let mut rng = StdRng::seed_from_u64(args.seed);
     let now = Utc::now().trunc_subsecs(3);
@@ -166,7 +179,8 @@ async fn main() -> Result<()> {
             let slot = oldest + Duration::milliseconds(step_ms * i64::try_from(i)?);
             (slot + Duration::milliseconds(rng.random_range(0..step_ms.max(1)))).min(now)
         };
-        let owner = owners[rng.random_range(0..owners.len())].clone();
+        let owner_index = rng.random_range(0..owners.len());
+        let owner = owners[owner_index].clone();
         let creator = if rng.random_bool(0.8) {
             owner.clone()
         } else {
@@ -208,9 +222,14 @@ async fn main() -> Result<()> {
             owner,
             expires_at,
         };
-        let (mut key, secret) =
-            ApiKey::create(&facts, request, creator.clone(), &keyring, created_at)
-                .map_err(|refusal| anyhow!("the domain refused a key: {refusal:?}"))?;
+        let (mut key, secret) = ApiKey::create(
+            &facts[owner_index],
+            request,
+            creator.clone(),
+            &keyring,
+            created_at,
+        )
+        .map_err(|refusal| anyhow!("the domain refused a key: {refusal:?}"))?;
         key.id = key_id_at(&mut rng, created_at);
         if valid {
             secrets.push(secret.expose().to_owned());

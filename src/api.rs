@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{self, KeyCreators, KeyStatus, RateLimit, Role, SecretRetrieval, UserRef};
+use crate::domain::{
+    self, KeyCreators, KeyStatus, RateLimit, Role, SecretRetrieval, UserRef, policy,
+};
 
 /// An RFC 9457 problem: every error the API answers with.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -369,26 +371,56 @@ pub struct CreateTenant {
 pub struct UserBody {
     pub id: String,
     pub name: String,
-    pub email: String,
+    /// `null` unless the caller manages users (a tenant or system admin)
+    /// or is this user.
+    #[serde(default)]
+    pub email: Option<String>,
     /// `null` for system administrators.
     pub tenant: Option<String>,
     pub roles: Vec<Role>,
     pub licensed: bool,
     pub created_at: DateTime<Utc>,
+    /// A disabled user's management token is refused until they are enabled.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Whether the user holds a management token; an admin may issue one
+    /// only to a user who does not.
+    #[serde(default = "holds_token")]
+    pub has_token: bool,
+}
+
+/// What an older server, which did not say, meant: every user held a token.
+fn holds_token() -> bool {
+    true
 }
 
 impl UserBody {
+    /// Everything about `user`, e-mail address included: for those who may
+    /// see it (see [`UserBody::seen_by`]).
     #[must_use]
     pub fn from_domain(user: &domain::User) -> Self {
         Self {
             id: user.id.as_str().to_owned(),
             name: user.name.as_str().to_owned(),
-            email: user.email.as_str().to_owned(),
+            email: Some(user.email.as_str().to_owned()),
             tenant: user.tenant_id.as_ref().map(|t| t.as_str().to_owned()),
             roles: user.roles.iter().collect(),
             licensed: user.licensed,
             created_at: user.created_at,
+            disabled: user.disabled,
+            has_token: user.has_token,
         }
+    }
+
+    /// `user` as `reader` may see them: without the e-mail address unless
+    /// [`policy::may_see_email`] allows it.
+    #[must_use]
+    pub fn seen_by(user: &domain::User, reader: &domain::User) -> Self {
+        let mut body = Self::from_domain(user);
+        if !policy::may_see_email(reader, &user.id) {
+            body.email = None;
+        }
+        body
     }
 
     /// The domain's user, to ask the policy what the server would allow
@@ -398,11 +430,13 @@ impl UserBody {
         domain::User {
             id: domain::UserId::from_trusted(self.id.clone()),
             name: domain::PersonName::from_trusted(self.name.clone()),
-            email: domain::Email::from_trusted(self.email.clone()),
+            email: domain::Email::from_trusted(self.email.clone().unwrap_or_default()),
             tenant_id: self.tenant.clone().map(domain::TenantId::from_trusted),
             roles: domain::Roles::new(self.roles.iter().copied()),
             licensed: self.licensed,
             created_at: self.created_at,
+            disabled: self.disabled,
+            has_token: self.has_token,
         }
     }
 }
@@ -486,6 +520,20 @@ impl EventBody {
             source: e.source.clone(),
             changes: e.changes.clone(),
         }
+    }
+
+    /// `event` as `reader` may read it: an event about a user holds their
+    /// e-mail address only where [`policy::may_see_email`] allows it.
+    #[must_use]
+    pub fn seen_by(event: &domain::Event, reader: &domain::User) -> Self {
+        let mut body = Self::from_domain(event);
+        let user = domain::UserId::from_trusted(body.target_id.clone());
+        if body.action.starts_with("user.") && !policy::may_see_email(reader, &user) {
+            if let Some(changes) = body.changes.as_object_mut() {
+                changes.remove("email");
+            }
+        }
+        body
     }
 }
 
@@ -840,6 +888,8 @@ mod tests {
             roles: domain::Roles::new([Role::TenantAdmin, Role::Developer]),
             licensed: true,
             created_at: Utc::now(),
+            disabled: false,
+            has_token: true,
         };
         let body: UserBody =
             serde_json::from_value(serde_json::to_value(UserBody::from_domain(&user)).unwrap())

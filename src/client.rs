@@ -435,20 +435,52 @@ impl Client {
         id: &str,
         body: &api::UpdateUser,
     ) -> ClientResult<api::UserBody> {
-        let path = format!("/v1/tenants/{}/users/{}", encode(tenant), encode(id));
-        self.send(self.request(Method::PATCH, &path).json(body))
-            .await
+        self.send(
+            self.request(Method::PATCH, &Self::user_path(tenant, id))
+                .json(body),
+        )
+        .await
     }
 
-    /// A new management token for a user of `tenant`, shown once; the old
-    /// one stops working.
+    fn user_path(tenant: &str, id: &str) -> String {
+        format!("/v1/tenants/{}/users/{}", encode(tenant), encode(id))
+    }
+
+    /// A new management token for a user of `tenant`, shown once: the
+    /// caller's own (the old one stops working), or, for a tenant admin, a
+    /// first one for a user who holds none (409 `USER_HAS_TOKEN` otherwise).
     pub async fn rotate_user_token(
         &self,
         tenant: &str,
         id: &str,
     ) -> ClientResult<api::UserWithToken> {
-        let path = format!("/v1/tenants/{}/users/{}/token", encode(tenant), encode(id));
+        let path = format!("{}/token", Self::user_path(tenant, id));
         self.send(self.request(Method::POST, &path)).await
+    }
+
+    /// Takes a user's management token away: it stops working, and they
+    /// hold none until one is issued.
+    pub async fn revoke_user_token(&self, tenant: &str, id: &str) -> ClientResult<()> {
+        let path = format!("{}/token", Self::user_path(tenant, id));
+        self.send(self.request(Method::DELETE, &path)).await
+    }
+
+    /// Disables a user: their token is refused until they are enabled.
+    pub async fn disable_user(&self, tenant: &str, id: &str) -> ClientResult<api::UserBody> {
+        let path = format!("{}/disable", Self::user_path(tenant, id));
+        self.send(self.request(Method::POST, &path)).await
+    }
+
+    /// Enables a disabled user: their token works again.
+    pub async fn enable_user(&self, tenant: &str, id: &str) -> ClientResult<api::UserBody> {
+        let path = format!("{}/enable", Self::user_path(tenant, id));
+        self.send(self.request(Method::POST, &path)).await
+    }
+
+    /// Deletes a user; the keys they own stay theirs, their events stay.
+    pub async fn delete_user(&self, tenant: &str, id: &str) -> ClientResult<()> {
+        self.send(self.request(Method::DELETE, &Self::user_path(tenant, id)))
+            .await
     }
 
     /// A new management token for the caller, shown once; this client's
@@ -672,6 +704,10 @@ mod tests {
             (Method::POST, "/v1/tenants/acme/keys/revoke"),
             (Method::POST, "/v1/keys/lookup/x"),
             (Method::POST, "/v1/tenants/acme/users/usr_1/token"),
+            (Method::DELETE, "/v1/tenants/acme/users/usr_1/token"),
+            (Method::POST, "/v1/tenants/acme/users/usr_1/disable"),
+            (Method::POST, "/v1/tenants/acme/users/usr_1/enable"),
+            (Method::DELETE, "/v1/tenants/acme/users/usr_1"),
             (Method::POST, "/v1/me/token"),
             (Method::PATCH, "/v1/tenants/acme/settings"),
             (Method::PATCH, "/v1/tenants/acme/keys/key_1"),

@@ -397,6 +397,8 @@ fn build(
                 roles: Roles::new(plan_user.roles.iter().copied()),
                 licensed: plan_user.licensed,
                 created_at: created_at + Span::hours(hours),
+                disabled: false,
+                has_token: true,
             };
             let event = origin.event(
                 user.created_at,
@@ -688,6 +690,7 @@ fn create_key(
     };
     let facts = CreationFacts {
         tenant: tenant.clone(),
+        owner: Some(owner.clone()),
         owner_live_keys,
     };
     let (mut key, secret) = ApiKey::create(&facts, request, user_ref(creator), keyring, created)
@@ -885,26 +888,25 @@ async fn write(state: &AppState, demo: &Demo) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Gives a demo user a new management token, as a tenant admin would.
+/// Gives a demo user a new management token, so the console can sign in
+/// as them (`--as`): the demo's operator holds the whole server, and the
+/// log says the system administrator issued it.
 async fn sign_in(state: &AppState, admin: &User, user: &User) -> anyhow::Result<Zeroizing<String>> {
     let token = generate_token();
     let origin = Origin {
         actor: user_ref(admin),
         source: "demo".to_owned(),
     };
-    let event = origin.event(
-        server::now(),
-        user.tenant_id.clone(),
-        EventAction::UserTokenRotated,
-        (user.id.as_str(), user.name.as_str()),
-        json!({}),
-    );
+    let digest = state.keyring.token_digest(token.expose());
     state
         .store
-        .set_user_token(
+        .change_user_token(
             &user.id,
-            &state.keyring.token_digest(token.expose()),
-            &event,
+            Box::new(move |user| {
+                let event =
+                    origin.about_user(server::now(), EventAction::UserTokenIssued, user, json!({}));
+                Ok((Some(digest), event))
+            }),
         )
         .await?;
     Ok(Zeroizing::new(token.expose().to_owned()))
@@ -1052,6 +1054,8 @@ mod tests {
             roles: Roles::new([Role::SystemAdmin]),
             licensed: true,
             created_at: server::now(),
+            disabled: false,
+            has_token: true,
         }
     }
 

@@ -79,6 +79,7 @@ impl App {
                 }
                 self.settings.send(pending, &mut self.shell);
             }
+            Confirmed::Users(pending) => self.users.confirmed(pending, &self.shell),
         }
     }
 

@@ -357,7 +357,9 @@ impl App {
                 self.settings.on_reply(reply, &mut self.shell);
                 self.after_change();
             }
-            reply @ (Reply::UserSaved { .. } | Reply::UserCreated(_)) => {
+            reply @ (Reply::UserSaved { .. }
+            | Reply::UserCreated(_)
+            | Reply::UserDeleted { .. }) => {
                 self.users.on_reply(reply, &mut self.shell);
                 self.after_change();
             }

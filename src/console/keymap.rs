@@ -340,6 +340,30 @@ pub const BINDINGS: &[Binding] = &[
         Toolbar,
         true,
     ),
+    bind(
+        Users,
+        &[key('d')],
+        Action::ToggleDisabled,
+        words(
+            "disable",
+            "dis",
+            "disable ↔ enable the selected user and their token",
+        ),
+        Toolbar,
+        true,
+    ),
+    bind(
+        Users,
+        &[key('X')],
+        Action::Delete,
+        words(
+            "delete",
+            "del",
+            "delete the selected user; their keys and events stay",
+        ),
+        Toolbar,
+        true,
+    ),
     // ---- every list
     bind(
         List,

@@ -82,6 +82,11 @@ pub enum Reply {
         result: ClientResult<api::UserBody>,
     },
     UserCreated(ClientResult<api::UserWithToken>),
+    UserDeleted {
+        id: String,
+        name: String,
+        result: ClientResult<()>,
+    },
     /// An audit event from the tenant's live stream.
     Event(Box<api::EventBody>),
     /// The live stream connected (true) or dropped and is reconnecting.

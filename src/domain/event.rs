@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::key::UserRef;
 use super::tenant::TenantId;
+use super::user::User;
 
 /// The actions the audit log records (SPEC §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -50,10 +51,23 @@ pub enum EventAction {
     /// A verifier token was revoked: it stopped working at once.
     #[serde(rename = "verifier.revoked")]
     VerifierRevoked,
+    /// An administrator issued a token for a user who held none.
+    #[serde(rename = "user.token_issued")]
+    UserTokenIssued,
+    /// A user's management token was taken away (by them or an administrator).
+    #[serde(rename = "user.token_revoked")]
+    UserTokenRevoked,
+    #[serde(rename = "user.disabled")]
+    UserDisabled,
+    #[serde(rename = "user.enabled")]
+    UserEnabled,
+    /// A user was deleted; their keys and events stay.
+    #[serde(rename = "user.deleted")]
+    UserDeleted,
 }
 
 impl EventAction {
-    pub const ALL: [EventAction; 18] = [
+    pub const ALL: [EventAction; 23] = [
         EventAction::KeyCreated,
         EventAction::KeyUpdated,
         EventAction::KeyDisabled,
@@ -72,6 +86,11 @@ impl EventAction {
         EventAction::KeyLookedUp,
         EventAction::VerifierCreated,
         EventAction::VerifierRevoked,
+        EventAction::UserTokenIssued,
+        EventAction::UserTokenRevoked,
+        EventAction::UserDisabled,
+        EventAction::UserEnabled,
+        EventAction::UserDeleted,
     ];
 
     #[must_use]
@@ -95,6 +114,11 @@ impl EventAction {
             EventAction::KeyLookedUp => "key.looked_up",
             EventAction::VerifierCreated => "verifier.created",
             EventAction::VerifierRevoked => "verifier.revoked",
+            EventAction::UserTokenIssued => "user.token_issued",
+            EventAction::UserTokenRevoked => "user.token_revoked",
+            EventAction::UserDisabled => "user.disabled",
+            EventAction::UserEnabled => "user.enabled",
+            EventAction::UserDeleted => "user.deleted",
         }
     }
 
@@ -156,5 +180,18 @@ impl Origin {
             source: self.source.clone(),
             changes,
         }
+    }
+
+    /// An event about `user`, in their tenant's log.
+    #[must_use]
+    pub fn about_user(
+        &self,
+        at: DateTime<Utc>,
+        action: EventAction,
+        user: &User,
+        changes: serde_json::Value,
+    ) -> NewEvent {
+        let target = (user.id.as_str(), user.name.as_str());
+        self.event(at, user.tenant_id.clone(), action, target, changes)
     }
 }

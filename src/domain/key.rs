@@ -267,6 +267,9 @@ pub struct OwnerFacts {
 #[derive(Debug, Clone)]
 pub struct CreationFacts {
     pub tenant: Tenant,
+    /// The intended owner as the store read them; `None` when no user (or
+    /// only a deleted one) has that id.
+    pub owner: Option<User>,
     /// Keys of the intended owner that are neither revoked nor expired.
     pub owner_live_keys: u32,
 }
@@ -520,7 +523,10 @@ impl ApiKey {
     }
 
     /// Creates a key with a fresh secret, enforcing every creation rule that
-    /// depends on the tenant: enabled, expiry limit, scopes offered, per-user limit.
+    /// depends on the tenant and the owner: enabled, an owner who may own
+    /// keys of the tenant ([`policy::may_own_key`]), expiry limit, scopes
+    /// offered, per-user limit. Who may create is
+    /// [`policy::may_create_key`]'s question.
     pub fn create(
         facts: &CreationFacts,
         request: NewKey,
@@ -535,6 +541,12 @@ impl ApiKey {
                 "API keys are switched off for this tenant; a tenant admin can enable them in the settings",
             ));
         }
+        let owner = facts
+            .owner
+            .as_ref()
+            .filter(|owner| owner.id == request.owner.id)
+            .ok_or_else(|| policy::unknown_owner(request.owner.id.as_str()))?;
+        policy::may_own_key(owner, &facts.tenant.id, &actor.id)?;
         check_expiry(settings, request.expires_at, now)?;
         check_scopes_offered(settings, &request.scopes)?;
         check_key_limit(settings, &request.owner.name, facts.owner_live_keys)?;
@@ -717,7 +729,7 @@ impl ApiKey {
         }
         let owner = edit.owner.filter(|owner| owner.user.id != self.owner.id);
         if let Some(owner) = &owner {
-            policy::may_own_key(&owner.user, &self.tenant_id)?;
+            policy::may_own_key(&owner.user, &self.tenant_id, &actor.id)?;
             // (A revoked key was refused above: the key is live unless expired.)
             if expires_at
                 .unwrap_or(self.expires_at)
@@ -942,9 +954,15 @@ pub(crate) mod tests {
         }
     }
 
+    /// Facts of a creation for ana, a developer of the tenant.
     fn facts(settings: TenantSettings, live: u32) -> CreationFacts {
+        facts_for(settings, live, "ana")
+    }
+
+    fn facts_for(settings: TenantSettings, live: u32, owner: &str) -> CreationFacts {
         CreationFacts {
             tenant: tenant(settings),
+            owner: Some(member(owner, &[crate::domain::Role::Developer], "acme")),
             owner_live_keys: live,
         }
     }
@@ -1416,6 +1434,38 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_key_is_created_only_for_a_developer_of_its_tenant() {
+        use crate::domain::Role;
+        let create = |owner: Option<User>| {
+            let facts = CreationFacts {
+                owner,
+                ..facts(enabled(), 0)
+            };
+            ApiKey::create(&facts, request(), user_ref("adm"), &keyring(), Utc::now())
+                .map(|_| ())
+                .map_err(|refusal| refusal.code)
+        };
+        assert_eq!(
+            create(Some(member("ana", &[Role::Developer], "acme"))),
+            Ok(())
+        );
+        assert_eq!(
+            create(Some(member("ana", &[Role::Viewer], "acme"))),
+            Err("OWNER_NOT_DEVELOPER")
+        );
+        assert_eq!(
+            create(Some(member("ana", &[Role::Developer], "other"))),
+            Err("VALIDATION_FAILED")
+        );
+        // No such user (or a deleted one), or facts about someone else.
+        assert_eq!(create(None), Err("VALIDATION_FAILED"));
+        assert_eq!(
+            create(Some(member("bo", &[Role::Developer], "acme"))),
+            Err("VALIDATION_FAILED")
+        );
+    }
+
+    #[test]
     fn duplicate_copies_presets_with_a_new_secret_and_same_expiry_length() {
         let settings = enabled();
         let now = Utc::now();
@@ -1429,7 +1479,7 @@ pub(crate) mod tests {
         let (copy, _) = source
             .duplicate(
                 KeyCopy::default(),
-                &facts(settings, 0),
+                &facts_for(settings, 0, "bo"),
                 user_ref("bo"),
                 &keyring(),
                 later,
@@ -1487,7 +1537,7 @@ pub(crate) mod tests {
         let (key, _) = source
             .duplicate(
                 copy,
-                &facts(settings, 0),
+                &facts_for(settings, 0, "bo"),
                 user_ref("bo"),
                 &keyring(),
                 Utc::now(),
@@ -1507,6 +1557,8 @@ pub(crate) mod tests {
             roles: crate::domain::Roles::new(roles.iter().copied()),
             licensed: true,
             created_at: Utc::now(),
+            disabled: false,
+            has_token: true,
         }
     }
 
@@ -1525,7 +1577,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_key_is_given_only_to_a_developer_of_its_tenant_or_a_system_admin() {
+    fn a_key_is_given_only_to_a_developer_of_its_tenant_or_a_system_admin_taking_it() {
         use crate::domain::Role;
         let settings = enabled();
         let now = Utc::now();
@@ -1556,9 +1608,13 @@ pub(crate) mod tests {
             assert_eq!(result.unwrap_err().code, code);
             assert_eq!(after, key, "a refused edit changes nothing");
         }
+        // A system administrator takes a key for themself; nobody hands them one.
         let mut root = member("root", &[Role::SystemAdmin], "acme");
         root.tenant_id = None;
-        assert_eq!(edit(root).1.unwrap(), vec!["owner"]);
+        assert_eq!(edit(root.clone()).1.unwrap_err().code, "VALIDATION_FAILED");
+        let mut taken = key.clone();
+        let result = taken.edit(give_to(root, 0), &settings, user_ref("root"), now);
+        assert_eq!(result.unwrap(), vec!["owner"]);
         // Naming the current owner is no change, and asks nothing.
         let mut same = member("ana", &[Role::Viewer], "acme");
         same.id = key.owner.id.clone();

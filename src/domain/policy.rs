@@ -53,36 +53,58 @@ fn forbidden(message: impl Into<String>) -> Refusal {
     Refusal::forbidden("FORBIDDEN", message)
 }
 
+/// The ways a secret is made. Each gives the actor a working secret, so
+/// each follows the rules of creating a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Making {
+    Creating,
+    Duplicating,
+    Regenerating,
+}
+
+impl Making {
+    fn doing(self) -> &'static str {
+        match self {
+            Making::Creating => "creating keys",
+            Making::Duplicating => "duplicating keys",
+            Making::Regenerating => "regenerating keys",
+        }
+    }
+}
+
+/// May `actor` make a secret (`making`) in a tenant with `settings`?
+fn may_make_secret(actor: &User, settings: &TenantSettings, making: Making) -> Result<(), Refusal> {
+    if actor.is_system_admin() {
+        return Ok(());
+    }
+    let doing = making.doing();
+    match settings.key_creators {
+        KeyCreators::SystemAdmins if making == Making::Creating => Err(forbidden(
+            "only system administrators create keys in this tenant",
+        )),
+        KeyCreators::SystemAdmins => Err(forbidden(format!(
+            "only system administrators create keys in this tenant, and {doing} makes a new secret as creating does"
+        ))),
+        KeyCreators::Developers if !actor.roles.has(Role::Developer) => Err(forbidden(format!(
+            "{doing} requires the developer role; a tenant admin can grant it"
+        ))),
+        KeyCreators::Developers if !actor.licensed => Err(forbidden(format!(
+            "{doing} requires a license; a tenant admin can assign one"
+        ))),
+        KeyCreators::Developers => Ok(()),
+    }
+}
+
 /// May `actor` create a key owned by `owner` in a tenant with `settings`?
-/// (Whether keys are switched on is a state, checked at creation.)
+/// (Whether keys are switched on is a state, checked at creation; whether
+/// `owner` may own keys of the tenant is [`may_own_key`]'s question.)
 pub fn may_create_key(
     actor: &User,
     settings: &TenantSettings,
     owner: &UserId,
 ) -> Result<(), Refusal> {
-    if actor.is_system_admin() {
-        return Ok(());
-    }
-    match settings.key_creators {
-        KeyCreators::SystemAdmins => {
-            return Err(forbidden(
-                "only system administrators create keys in this tenant",
-            ));
-        }
-        KeyCreators::Developers => {
-            if !actor.roles.has(Role::Developer) {
-                return Err(forbidden(
-                    "creating keys requires the developer role; a tenant admin can grant it",
-                ));
-            }
-            if !actor.licensed {
-                return Err(forbidden(
-                    "creating keys requires a license; a tenant admin can assign one",
-                ));
-            }
-        }
-    }
-    if *owner != actor.id && !actor.roles.has(Role::TenantAdmin) {
+    may_make_secret(actor, settings, Making::Creating)?;
+    if *owner != actor.id && !actor.is_system_admin() && !actor.roles.has(Role::TenantAdmin) {
         return Err(forbidden(
             "only a tenant admin may create a key owned by someone else",
         ));
@@ -112,9 +134,16 @@ pub fn may_act_on_key(
         | KeyAction::EndRotation => admin || (developer && owns),
         // Seed 001 ties creating and deleting keys to the developer role.
         KeyAction::Delete => developer && (owns || admin),
-        KeyAction::Regenerate => developer && owns,
+        // A new secret is a new key in all but its id: creation's rules apply.
+        KeyAction::Regenerate => {
+            if developer && owns {
+                may_make_secret(actor, settings, Making::Regenerating)?;
+            }
+            developer && owns
+        }
+        // The copy is the duplicator's own new key.
         KeyAction::Duplicate => {
-            may_create_key(actor, settings, &actor.id)?;
+            may_make_secret(actor, settings, Making::Duplicating)?;
             owns || admin
         }
         KeyAction::Reveal => admin,
@@ -149,23 +178,30 @@ pub fn may_change_owner(actor: &User) -> Result<(), Refusal> {
     }
 }
 
-/// May `user` own keys of `tenant`? A member of the tenant with the
-/// developer role (the role that creates and manages one's own keys), or a
-/// system administrator (who may create keys in every tenant). Anyone else
-/// is refused as creation refuses an owner outside the tenant.
-pub fn may_own_key(user: &User, tenant: &TenantId) -> Result<(), Refusal> {
-    if user.is_system_admin() {
-        return Ok(());
+/// May `owner` own keys of `tenant`, given to them by `actor`? One rule for
+/// every way a key gets an owner (creation, duplication, a new owner): a
+/// member of the tenant with the developer role, the role that creates and
+/// manages one's own keys. A system administrator belongs to no tenant;
+/// they own the keys they make for themself (seed 003), and nobody else
+/// hands them one. Anyone else is refused as an unknown owner is, so
+/// whether the id exists elsewhere does not leak.
+pub fn may_own_key(owner: &User, tenant: &TenantId, actor: &UserId) -> Result<(), Refusal> {
+    if owner.is_system_admin() {
+        return if owner.id == *actor {
+            Ok(())
+        } else {
+            Err(unknown_owner(owner.id.as_str()))
+        };
     }
-    if user.tenant_id.as_ref() != Some(tenant) {
-        return Err(unknown_owner(user.id.as_str()));
+    if owner.tenant_id.as_ref() != Some(tenant) {
+        return Err(unknown_owner(owner.id.as_str()));
     }
-    if !user.roles.has(Role::Developer) {
+    if !owner.roles.has(Role::Developer) {
         return Err(Refusal::invalid(
             "OWNER_NOT_DEVELOPER",
             format!(
                 "owner: {} does not hold the developer role, which owning keys requires; a tenant admin can grant it",
-                user.name.as_str()
+                owner.name.as_str()
             ),
         ));
     }
@@ -231,6 +267,100 @@ pub fn may_manage_users(actor: &User, granting: &[Role]) -> Result<(), Refusal> 
     Ok(())
 }
 
+/// May `actor` read anything of their tenant: keys, events, usage,
+/// settings, users? Every role may (SPEC §2: a viewer reads); a user whose
+/// every role was withdrawn may not, until one is granted again. (Whether
+/// they see the tenant at all is [`User::can_see`]'s question: a tenant
+/// they do not belong to is not found, never forbidden.)
+pub fn may_read_tenant(actor: &User) -> Result<(), Refusal> {
+    if actor.roles.iter().next().is_some() {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "you hold no role in this tenant, so you may read nothing in it; a tenant admin can grant one",
+        ))
+    }
+}
+
+/// Is `tenant` in `actor`'s lists of tenants (`/v1/me`, `/v1/tenants`)?
+/// The tenants they see and may read.
+#[must_use]
+pub fn lists_tenant(actor: &User, tenant: &TenantId) -> bool {
+    actor.can_see(tenant) && may_read_tenant(actor).is_ok()
+}
+
+/// May `actor` see `user`'s e-mail address? Those who manage users (tenant
+/// and system admins), and each user their own. Everyone else who reads
+/// the tenant sees who is who (name, roles), not how to reach them: SPEC
+/// gives viewers and developers keys, events, usage and settings to read,
+/// and users to tenant admins to manage.
+#[must_use]
+pub fn may_see_email(actor: &User, user: &UserId) -> bool {
+    actor.id == *user || may_manage_users(actor, &[]).is_ok()
+}
+
+/// How a user comes to hold a new management token ([`may_obtain_token`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenGrant {
+    /// The user replaces their own token (`user.token_rotated`).
+    Rotated,
+    /// An administrator issues one for a user who holds none, to hand
+    /// over, as at the user's creation (`user.token_issued`).
+    Issued,
+}
+
+/// May `actor` receive a new working management token for `target`?
+/// Nobody but the user themself may, while the user holds one: whoever
+/// received another's token would act, and be logged, as them. An
+/// administrator may take a token away ([`may_revoke_token`]); the user
+/// notices, since theirs stops working, and the log names the
+/// administrator; only then may the administrator issue one to hand over.
+pub fn may_obtain_token(actor: &User, target: &User) -> Result<TokenGrant, Refusal> {
+    if actor.id == target.id {
+        return Ok(TokenGrant::Rotated);
+    }
+    if may_manage_users(actor, &[]).is_err() {
+        return Err(forbidden(
+            "only the user themself may replace their management token",
+        ));
+    }
+    if target.has_token {
+        return Err(Refusal::conflict(
+            "USER_HAS_TOKEN",
+            format!(
+                "{} holds a working management token, and only they may replace it; to take it away, revoke it (DELETE …/token), then issue one for them",
+                target.name.as_str()
+            ),
+        ));
+    }
+    Ok(TokenGrant::Issued)
+}
+
+/// May `actor` take `target`'s management token away? The user themself
+/// (signing out for good) and those who manage users.
+pub fn may_revoke_token(actor: &User, target: &User) -> Result<(), Refusal> {
+    if actor.id == target.id || may_manage_users(actor, &[]).is_ok() {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "only the user themself or a tenant admin may revoke a management token",
+        ))
+    }
+}
+
+/// May `actor` disable, enable or delete `target`? Those who manage users,
+/// though never themself: nobody would be left to undo it, and a tenant's
+/// last admin would lock the tenant out.
+pub fn may_disable_or_delete_user(actor: &User, target: &User) -> Result<(), Refusal> {
+    may_manage_users(actor, &[])?;
+    if actor.id == target.id {
+        return Err(forbidden(
+            "you may not disable or delete yourself; another tenant admin can",
+        ));
+    }
+    Ok(())
+}
+
 /// May `actor` find a key of `tenant` by its secret (`POST /v1/keys/lookup`)?
 /// A system administrator finds any key; a tenant admin, the keys of their
 /// tenant. Anyone else is told nothing was found, as for a key outside
@@ -264,6 +394,8 @@ mod tests {
             roles: Roles::new(roles.iter().copied()),
             licensed,
             created_at: chrono::Utc::now(),
+            disabled: false,
+            has_token: true,
         }
     }
 
@@ -404,16 +536,25 @@ mod tests {
         assert!(may_change_owner(&admin).is_ok());
         assert!(may_change_owner(&root).is_ok());
 
-        assert!(may_own_key(&dev, &acme).is_ok());
-        assert!(may_own_key(&user("u", &[Role::Developer], false), &acme).is_ok());
-        assert!(may_own_key(&root, &acme).is_ok());
+        assert!(may_own_key(&dev, &acme, &admin.id).is_ok());
+        assert!(may_own_key(&user("u", &[Role::Developer], false), &acme, &admin.id).is_ok());
+        // Nobody hands the system administrator a key; they take their own.
         assert_eq!(
-            may_own_key(&admin, &acme).unwrap_err().code,
-            "OWNER_NOT_DEVELOPER"
+            may_own_key(&root, &acme, &admin.id).unwrap_err(),
+            unknown_owner(root.id.as_str())
         );
+        assert!(may_own_key(&root, &acme, &root.id).is_ok());
+        for roles in [&[Role::TenantAdmin][..], &[Role::Viewer], &[]] {
+            let member = user("m", roles, true);
+            assert_eq!(
+                may_own_key(&member, &acme, &root.id).unwrap_err().code,
+                "OWNER_NOT_DEVELOPER",
+                "{roles:?}"
+            );
+        }
         let mut elsewhere = dev.clone();
         elsewhere.tenant_id = Some(TenantId::parse("other").unwrap());
-        let refusal = may_own_key(&elsewhere, &acme).unwrap_err();
+        let refusal = may_own_key(&elsewhere, &acme, &root.id).unwrap_err();
         assert_eq!(refusal, unknown_owner("usr_dev"));
         assert_eq!(refusal.code, "VALIDATION_FAILED");
     }
@@ -434,6 +575,92 @@ mod tests {
         let mut root = user("root", &[Role::SystemAdmin], false);
         root.tenant_id = None;
         assert!(may_look_up_key(&root, &acme) && may_look_up_key(&root, &other));
+    }
+
+    #[test]
+    fn regenerating_and_duplicating_follow_the_rules_of_creating() {
+        let s = settings();
+        let unlicensed = user("u", &[Role::Developer], false);
+        for action in [KeyAction::Regenerate, KeyAction::Duplicate] {
+            let refusal = may_act_on_key(&unlicensed, action, &s, &unlicensed.id).unwrap_err();
+            assert!(
+                refusal.message.contains("license"),
+                "{action:?}: {refusal:?}"
+            );
+        }
+        let only_root = TenantSettings {
+            key_creators: KeyCreators::SystemAdmins,
+            ..settings()
+        };
+        let dev = user("dev", &[Role::Developer, Role::TenantAdmin], true);
+        for action in [KeyAction::Regenerate, KeyAction::Duplicate] {
+            let refusal = may_act_on_key(&dev, action, &only_root, &dev.id).unwrap_err();
+            assert!(
+                refusal.message.contains("system administrators"),
+                "{action:?}: {refusal:?}"
+            );
+        }
+        // Taking a secret away is not making one.
+        assert!(may_act_on_key(&unlicensed, KeyAction::Revoke, &only_root, &unlicensed.id).is_ok());
+    }
+
+    #[test]
+    fn a_user_without_a_role_reads_nothing() {
+        assert!(may_read_tenant(&user("v", &[Role::Viewer], false)).is_ok());
+        assert!(may_read_tenant(&user("d", &[Role::Developer], false)).is_ok());
+        let refusal = may_read_tenant(&user("n", &[], true)).unwrap_err();
+        assert_eq!(refusal.code, "FORBIDDEN");
+    }
+
+    #[test]
+    fn e_mail_addresses_are_for_admins_and_their_owner() {
+        let viewer = user("v", &[Role::Viewer], false);
+        let dev = user("d", &[Role::Developer], true);
+        let admin = user("a", &[Role::TenantAdmin], false);
+        assert!(!may_see_email(&viewer, &dev.id));
+        assert!(!may_see_email(&dev, &viewer.id));
+        assert!(may_see_email(&dev, &dev.id));
+        assert!(may_see_email(&admin, &dev.id));
+    }
+
+    #[test]
+    fn nobody_obtains_a_working_token_of_another_user() {
+        let dev = user("d", &[Role::Developer], true);
+        let other = user("o", &[Role::Developer], true);
+        let admin = user("a", &[Role::TenantAdmin], false);
+        let mut root = user("root", &[Role::SystemAdmin], false);
+        root.tenant_id = None;
+        assert_eq!(may_obtain_token(&dev, &dev), Ok(TokenGrant::Rotated));
+        assert_eq!(may_obtain_token(&admin, &admin), Ok(TokenGrant::Rotated));
+        assert_eq!(
+            may_obtain_token(&dev, &other).unwrap_err().code,
+            "FORBIDDEN"
+        );
+        for manager in [&admin, &root] {
+            assert_eq!(
+                may_obtain_token(manager, &dev).unwrap_err().code,
+                "USER_HAS_TOKEN"
+            );
+            assert!(may_revoke_token(manager, &dev).is_ok());
+        }
+        let mut revoked = dev.clone();
+        revoked.has_token = false;
+        assert_eq!(may_obtain_token(&admin, &revoked), Ok(TokenGrant::Issued));
+        assert_eq!(
+            may_obtain_token(&other, &revoked).unwrap_err().code,
+            "FORBIDDEN"
+        );
+        assert!(may_revoke_token(&dev, &dev).is_ok());
+        assert!(may_revoke_token(&other, &dev).is_err());
+    }
+
+    #[test]
+    fn admins_disable_and_delete_others_but_never_themselves() {
+        let dev = user("d", &[Role::Developer], true);
+        let admin = user("a", &[Role::TenantAdmin], false);
+        assert!(may_disable_or_delete_user(&admin, &dev).is_ok());
+        assert!(may_disable_or_delete_user(&admin, &admin).is_err());
+        assert!(may_disable_or_delete_user(&dev, &admin).is_err());
     }
 
     #[test]

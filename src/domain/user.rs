@@ -1,5 +1,7 @@
 //! Users, roles and the license flag. A user belongs to one tenant, except a
-//! system administrator, who belongs to none and may act in all of them.
+//! system administrator, who belongs to none and may act in all of them. A
+//! disabled user's token authenticates nobody until they are enabled; a
+//! deleted user is gone from every list, though their keys and events stay.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -101,6 +103,11 @@ pub struct User {
     /// Seed 001: a license is required to generate keys.
     pub licensed: bool,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Disabled by an administrator: their management token is refused.
+    pub disabled: bool,
+    /// Whether they hold a management token at all (an administrator may
+    /// have revoked it); only a user without one is issued one by an admin.
+    pub has_token: bool,
 }
 
 impl User {

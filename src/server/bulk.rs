@@ -124,6 +124,7 @@ fn filter_query(filter: &api::BulkRevokeFilter) -> ApiResult<KeyQuery> {
         (status = 200, description = "One result per key: `revoked` (dry run: `would_revoke`), or `refused` with the code and detail a single revoke of that key would answer (KEY_REVOKED, REVOKE_REQUIRES_DISABLED, FORBIDDEN, NOT_FOUND for an id that names no key of the tenant). All keys are decided and written in one transaction; each revoked key gets a key.revoked event and stops verifying (both secrets of a rotating key) before this answer. A dry run writes nothing", body = api::BulkRevokeResult),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller holds no role in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "A body without a JSON content type", body = Problem, content_type = "application/problem+json"),

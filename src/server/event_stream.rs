@@ -30,7 +30,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiPath, Caller};
 use super::{AppState, visible_tenant};
 use crate::api::{self, Problem};
-use crate::domain::{Event, TenantId};
+use crate::domain::{Event, TenantId, User};
 use crate::store::Store;
 
 /// How often an idle stream sends a comment.
@@ -63,6 +63,15 @@ impl Streams {
 struct Feed {
     store: Arc<dyn Store>,
     tenant: TenantId,
+    /// Who reads it, as they were when it opened.
+    reader: User,
+    /// When it opened (less a second, for a change committed while it
+    /// opened): an event about the reader since then ends the stream.
+    changes_since: chrono::DateTime<chrono::Utc>,
+    /// Such an event was sent: the stream ends, and the client
+    /// authenticates again when it resumes (after that event), so disabling,
+    /// deleting, revoking a token or withdrawing roles stop open streams too.
+    reader_changed: bool,
     live: broadcast::Receiver<Arc<Event>>,
     closing: watch::Receiver<bool>,
     /// The id of the last event sent, or the client's `Last-Event-ID`.
@@ -76,6 +85,17 @@ struct Feed {
 impl Feed {
     /// The next event to send; `None` ends the stream.
     async fn next(&mut self) -> Option<Event> {
+        if self.reader_changed {
+            return None;
+        }
+        let event = self.next_event().await?;
+        self.reader_changed = event.event.action.as_str().starts_with("user.")
+            && event.event.target_id == self.reader.id.as_str()
+            && event.event.at >= self.changes_since;
+        Some(event)
+    }
+
+    async fn next_event(&mut self) -> Option<Event> {
         loop {
             if let Some(event) = self.backlog.pop_front() {
                 self.last_sent = event.id;
@@ -128,8 +148,8 @@ impl Feed {
     }
 }
 
-fn sse_event(event: &Event) -> sse::Event {
-    let body = api::EventBody::from_domain(event);
+fn sse_event(event: &Event, reader: &User) -> sse::Event {
+    let body = api::EventBody::seen_by(event, reader);
     let id = event.id.to_string();
     match sse::Event::default().id(id.clone()).json_data(&body) {
         Ok(sse_event) => sse_event,
@@ -151,7 +171,7 @@ fn into_stream(feed: Feed) -> impl Stream<Item = Result<sse::Event, Infallible>>
         .comment("keydesk event stream");
     let events = futures::stream::unfold(feed, |mut feed| async move {
         let event = feed.next().await?;
-        Some((Ok(sse_event(&event)), feed))
+        Some((Ok(sse_event(&event, &feed.reader)), feed))
     });
     futures::StreamExt::chain(futures::stream::once(async { Ok(opening) }), events)
 }
@@ -178,7 +198,8 @@ fn last_event_id(headers: &HeaderMap) -> ApiResult<Option<i64>> {
     ),
     responses(
         (status = 200, description = "Server-sent events: one per audit event of the tenant as it is committed, oldest first, `id:` the event's id and `data:` the event (as in the event list); a comment every 15 s when idle. The server closes a stream that falls too far behind; reconnect with Last-Event-ID.", body = api::EventBody, content_type = "text/event-stream"),
-        (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller holds no role in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A Last-Event-ID that is not an event id", body = Problem, content_type = "application/problem+json"),
     ),
@@ -198,6 +219,9 @@ pub async fn event_stream(
     let feed = Feed {
         store: Arc::clone(&state.store),
         tenant: tenant.id,
+        reader: caller.user,
+        changes_since: super::now() - chrono::Duration::seconds(1),
+        reader_changed: false,
         live,
         closing: state.streams.closing.subscribe(),
         last_sent: after.unwrap_or(0),

@@ -1,4 +1,5 @@
-//! `/v1/tenants/{tenant}/events`: the audit log, newest first.
+//! `/v1/tenants/{tenant}/events`: the audit log, newest first (an e-mail
+//! address in a user's event only for whom may see it).
 
 use axum::Json;
 use axum::extract::State;
@@ -31,7 +32,8 @@ pub struct EventListParams {
     params(("tenant" = String, Path, description = "Tenant id"), EventListParams),
     responses(
         (status = 200, description = "One page of events, newest first", body = api::EventList),
-        (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller holds no role in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown action, bad limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
@@ -77,7 +79,10 @@ pub async fn list_events(
         .then(|| events.last().map(|e| e.id.to_string()))
         .flatten();
     Ok(Json(api::EventList {
-        items: events.iter().map(api::EventBody::from_domain).collect(),
+        items: events
+            .iter()
+            .map(|event| api::EventBody::seen_by(event, &caller.user))
+            .collect(),
         next_cursor,
     }))
 }

@@ -74,7 +74,8 @@ pub struct ApiQuery<T>(pub T);
 #[from_request(via(Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
-/// The authenticated user behind the bearer token, and where they call from.
+/// The authenticated user behind the bearer token ([`super::auth`]), and
+/// where they call from.
 pub struct Caller {
     pub user: User,
     pub source: String,
@@ -116,26 +117,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(ApiError::unauthenticated)?;
-        let digest = state.keyring.token_digest(token);
-        let user = state
-            .store
-            .user_by_token_digest(&digest)
-            .await?
-            .ok_or_else(|| {
-                ApiError::new(
-                    axum::http::StatusCode::UNAUTHORIZED,
-                    "UNAUTHENTICATED",
-                    "the management token is not valid",
-                )
-            })?;
+        let user = super::auth::authenticate(&state, parts).await?;
         Ok(Self {
             user,
             source: source_address(parts),

@@ -187,6 +187,7 @@ fn with_secret(key: api::Key, secret: Option<&Secret>) -> api::KeyWithSecret {
     responses(
         (status = 200, description = "One page of keys, sorted", body = api::KeyList),
         (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller holds no role in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant, or not the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad filter, sort, limit or cursor", body = Problem, content_type = "application/problem+json"),
     ),
@@ -233,7 +234,7 @@ pub async fn list_keys(
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "API_KEYS_DISABLED or KEY_LIMIT_REACHED", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name, description, scopes, owner or expiry (VALIDATION_FAILED, UNKNOWN_SCOPE, EXPIRY_REQUIRED, EXPIRY_TOO_LONG, IDEMPOTENCY_KEY_REUSED)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name, description, scopes, owner or expiry (VALIDATION_FAILED, also an owner who is not a user of this tenant; OWNER_NOT_DEVELOPER; UNKNOWN_SCOPE, EXPIRY_REQUIRED, EXPIRY_TOO_LONG, IDEMPOTENCY_KEY_REUSED)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -248,13 +249,15 @@ pub async fn create_key(
     let name = KeyName::parse(&body.name)?;
     let description = Description::parse(&body.description)?;
     let scopes = parse_scopes(&body.scopes)?;
+    // Whether they may own keys here is decided with the write
+    // (`ApiKey::create` asks `policy::may_own_key`), after whether the caller
+    // may create keys at all.
     let owner = match &body.owner {
         None => caller.user.clone(),
         Some(id) => state
             .store
             .get_user(&UserId::from_trusted(id.clone()))
             .await?
-            .filter(|u| u.tenant_id.as_ref() == Some(&tenant.id) || u.is_system_admin())
             .ok_or_else(|| policy::unknown_owner(id))?,
     };
     policy::may_create_key(&caller.user, &tenant.settings, &owner.id)?;
@@ -341,6 +344,7 @@ pub async fn create_key(
     responses(
         (status = 200, description = "The key; its ETag in the header", body = api::Key),
         (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller holds no role in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key in this tenant", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -700,7 +704,7 @@ lifecycle_route!(
         (status = 200, description = "A new secret, shown once. Without a grace the old one stopped verifying; with one, both verify until the key's `rotating_until`, after which the old one is NOT_FOUND. Regenerating during a grace ends the earlier grace at once: only the secret just replaced gets the new one. A key.regenerated event records `grace_seconds` and `rotating_until`", body = api::KeyWithSecret),
         (status = 400, description = "Malformed JSON, or an If-Match header that is not valid text", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Only the owner (a developer) may regenerate", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only the owner, a developer who may create keys in this tenant (licensed, and key_creators allowing it), may regenerate", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "KEY_REVOKED or KEY_EXPIRED", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not match", body = Problem, content_type = "application/problem+json"),
@@ -763,7 +767,7 @@ pub async fn reveal_key(
     responses(
         (status = 201, description = "A new key with the source's presets and a new secret, shown once", body = api::KeyWithSecret),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller may not create keys, or not from this one", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not create keys (the rules of creation apply), or not from this one", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "KEY_REVOKED, API_KEYS_DISABLED or KEY_LIMIT_REACHED", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "A body without a JSON content type", body = Problem, content_type = "application/problem+json"),

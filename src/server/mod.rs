@@ -4,6 +4,7 @@
 //! Handlers live one module per resource and stay thin: parse, ask the
 //! domain, call the store, shape the answer.
 
+pub mod auth;
 pub mod bulk;
 pub mod cache;
 pub mod connections;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub cache: Arc<KeyCache>,
     pub usage: Arc<UsageRecorder>,
     pub metrics: Arc<Metrics>,
+    /// Failed token attempts per address: what slows a guesser down.
+    pub auth_failures: Arc<auth::Failures>,
     /// The OpenAPI document, rendered once.
     pub openapi: Arc<String>,
     /// Ends the open event streams at shutdown.
@@ -99,6 +102,7 @@ impl AppState {
             cache,
             usage: Arc::new(UsageRecorder::default()),
             metrics: Arc::new(Metrics::default()),
+            auth_failures: Arc::new(auth::Failures::default()),
             openapi: Arc::new(document),
             streams: Arc::new(event_stream::Streams::default()),
             verify_auth: verify::VerifyAuth::default(),
@@ -145,7 +149,8 @@ impl AppState {
 }
 
 /// Loads a tenant the caller may see; any other id answers 404, so
-/// existence does not leak across tenants.
+/// existence does not leak across tenants. A caller of the tenant who holds
+/// no role is refused (403): every route of a tenant starts here.
 pub(crate) async fn visible_tenant(
     state: &AppState,
     caller: &Caller,
@@ -155,6 +160,7 @@ pub(crate) async fn visible_tenant(
     if !caller.user.can_see(&id) {
         return Err(tenants::tenant_not_found());
     }
+    crate::domain::policy::may_read_tenant(&caller.user)?;
     state
         .store
         .get_tenant(&id)
@@ -222,8 +228,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(event_stream::event_stream))
         .routes(routes!(usage::key_usage))
         .routes(routes!(users::list_users, users::create_user))
-        .routes(routes!(users::update_user))
-        .routes(routes!(users::rotate_token))
+        .routes(routes!(users::update_user, users::delete_user))
+        .routes(routes!(users::issue_token, users::revoke_token))
         .routes(routes!(verify::verify))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
@@ -238,6 +244,9 @@ fn routes() -> OpenApiRouter<AppState> {
             verifiers::create_verifier
         ))
         .routes(routes!(verifiers::revoke_verifier))
+        // Issue 8: users disabled and enabled.
+        .routes(routes!(users::disable_user))
+        .routes(routes!(users::enable_user))
 }
 
 /// The OpenAPI document of every route.
@@ -650,8 +659,8 @@ pub async fn bootstrap(
     let generated = match token_from_env {
         Some(token) => {
             anyhow::ensure!(
-                token.trim().len() >= 16,
-                "KEYDESK_BOOTSTRAP_TOKEN must be at least 16 characters"
+                token.trim().chars().count() >= 32,
+                "KEYDESK_BOOTSTRAP_TOKEN must be at least 32 characters: it is a system administrator's password (e.g. `openssl rand -hex 24`)"
             );
             None
         }
@@ -675,6 +684,8 @@ pub async fn bootstrap(
         roles: Roles::new([Role::SystemAdmin]),
         licensed: true,
         created_at: now(),
+        disabled: false,
+        has_token: true,
     };
     let created = store
         .bootstrap_system_admin(&admin, &keyring.token_digest(&token))

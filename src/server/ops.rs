@@ -18,12 +18,18 @@ use crate::api::{self, Problem, VerifyCode};
 pub struct Metrics {
     verifications: [AtomicU64; VerifyCode::ALL.len()],
     responses: [AtomicU64; 5],
+    auth_failures: AtomicU64,
 }
 
 impl Metrics {
     pub fn count_verify(&self, code: VerifyCode) {
         let index = VerifyCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
         self.verifications[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A management token that names no user.
+    pub fn count_auth_failure(&self) {
+        self.auth_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn count_response(&self, status: u16) {
@@ -53,6 +59,15 @@ impl Metrics {
                 count.load(Ordering::Relaxed)
             );
         }
+        out.push_str(
+            "# HELP keydesk_auth_failures_total Management tokens refused because they name no user.\n",
+        );
+        out.push_str("# TYPE keydesk_auth_failures_total counter\n");
+        let _ = writeln!(
+            out,
+            "keydesk_auth_failures_total {}",
+            self.auth_failures.load(Ordering::Relaxed)
+        );
         out.push_str(
             "# HELP keydesk_verify_cache_entries Digests held by the verification cache.\n",
         );

@@ -51,7 +51,7 @@ fn settings_response(tenant: &Tenant) -> Response {
 #[utoipa::path(
     get, path = "/v1/tenants", tag = "tenants",
     responses(
-        (status = 200, description = "The tenants the caller sees: all for system administrators, else their own", body = api::TenantList),
+        (status = 200, description = "The tenants the caller sees: all for system administrators, else their own (none while they hold no role)", body = api::TenantList),
         (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -63,7 +63,7 @@ pub async fn list_tenants(
     let tenants = state.store.list_tenants().await?;
     let items = tenants
         .iter()
-        .filter(|t| caller.user.can_see(&t.id))
+        .filter(|t| policy::lists_tenant(&caller.user, &t.id))
         .map(api::TenantBody::from_domain)
         .collect();
     Ok(Json(api::TenantList { items }))
@@ -121,6 +121,7 @@ pub async fn create_tenant(
     responses(
         (status = 200, description = "The settings; their ETag in the header", body = api::Settings),
         (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller holds no role in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -65,7 +65,8 @@ const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 /// so a burst over many keys never makes one flush long.
 const JUDGED_PER_FLUSH: usize = 2000;
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks a mutex of counters; one a panic left half-updated still counts.
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -344,6 +345,7 @@ pub struct UsageParams {
     responses(
         (status = 200, description = "The key's verifications in buckets, oldest first: successes, and failures by code", body = api::UsageHistory),
         (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller holds no role in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key in this tenant, or not the caller's tenant", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A window other than 1h, 24h or 7d", body = Problem, content_type = "application/problem+json"),
     ),
@@ -487,6 +489,8 @@ mod tests {
             roles: crate::domain::Roles::new([crate::domain::Role::Developer]),
             licensed: true,
             created_at: Utc::now(),
+            disabled: false,
+            has_token: true,
         };
         let event = crate::domain::NewEvent {
             at: Utc::now(),

@@ -1,5 +1,8 @@
 //! `/v1/me` and `/v1/tenants/{tenant}/users`: who is calling, and the users
-//! of a tenant, their roles, licenses and management tokens.
+//! of a tenant, their roles, licenses and management tokens; disabling,
+//! enabling and deleting them. Nobody but a user receives a working token
+//! for them (`policy::may_obtain_token`); an e-mail address is shown only to
+//! whom `policy::may_see_email` allows.
 
 use axum::Json;
 use axum::extract::State;
@@ -16,8 +19,8 @@ use crate::domain::{Email, EventAction, PersonName, Role, Roles, User, UserId, p
 #[utoipa::path(
     get, path = "/v1/me", tag = "users",
     responses(
-        (status = 200, description = "The caller and the tenants they see", body = api::Me),
-        (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The caller and the tenants they see (none while they hold no role)", body = api::Me),
+        (status = 401, description = "No or an invalid management token (UNAUTHENTICATED), or a disabled user (USER_DISABLED)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -27,7 +30,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
         .list_tenants()
         .await?
         .iter()
-        .filter(|t| caller.user.can_see(&t.id))
+        .filter(|t| policy::lists_tenant(&caller.user, &t.id))
         .map(api::TenantBody::from_domain)
         .collect();
     Ok(Json(api::Me {
@@ -40,8 +43,9 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
     get, path = "/v1/tenants/{tenant}/users", tag = "users",
     params(("tenant" = String, Path, description = "Tenant id")),
     responses(
-        (status = 200, description = "The tenant's users", body = api::UserList),
-        (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The tenant's users (not the deleted ones); e-mail addresses only for tenant and system admins, and each user's own", body = api::UserList),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller holds no role in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -54,7 +58,10 @@ pub async fn list_users(
     let tenant = visible_tenant(&state, &caller, &tenant).await?;
     let users = state.store.list_users(&tenant.id).await?;
     Ok(Json(api::UserList {
-        items: users.iter().map(api::UserBody::from_domain).collect(),
+        items: users
+            .iter()
+            .map(|user| api::UserBody::seen_by(user, &caller.user))
+            .collect(),
     }))
 }
 
@@ -74,6 +81,7 @@ fn refuse_system_admin_in_tenant(roles: &[Role]) -> ApiResult<()> {
     responses(
         (status = 201, description = "Created; the management token is shown this once", body = api::UserWithToken),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only tenant admins manage users", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "USER_NAME_TAKEN: another user of the tenant has a name like it (case, width and look-alike letters folded), or it looks like a system administrator's", body = Problem, content_type = "application/problem+json"),
@@ -99,13 +107,14 @@ pub async fn create_user(
         roles: Roles::new(body.roles.iter().copied()),
         licensed: body.licensed,
         created_at: now,
+        disabled: false,
+        has_token: true,
     };
     let token = generate_token();
-    let event = caller.origin().event(
+    let event = caller.origin().about_user(
         now,
-        Some(tenant.id.clone()),
         EventAction::UserCreated,
-        (user.id.as_str(), user.name.as_str()),
+        &user,
         json!({ "roles": user.roles, "licensed": user.licensed, "email": user.email }),
     );
     state
@@ -139,6 +148,7 @@ async fn tenant_user(state: &AppState, caller: &Caller, tenant: &str, id: &str) 
     responses(
         (status = 200, description = "The user after the change", body = api::UserBody),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Only tenant admins grant roles and licenses", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "USER_NAME_TAKEN: the new name is like another user's of the tenant, or a system administrator's", body = Problem, content_type = "application/problem+json"),
@@ -186,11 +196,10 @@ pub async fn update_user(
                     .map(|f| (f.to_owned(), json!({ "from": b[f], "to": a[f] })))
                     .collect();
                 let event = (!changes.is_empty()).then(|| {
-                    origin.event(
+                    origin.about_user(
                         now,
-                        user.tenant_id.clone(),
                         EventAction::UserUpdated,
-                        (user.id.as_str(), user.name.as_str()),
+                        &user,
                         serde_json::Value::Object(changes),
                     )
                 });
@@ -205,29 +214,63 @@ pub async fn update_user(
     post, path = "/v1/tenants/{tenant}/users/{id}/token", tag = "users",
     params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "A new management token, shown once; the old one stopped working", body = api::UserWithToken),
-        (status = 403, description = "Only the user themself or a tenant admin may rotate a token", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A new management token, shown once. For the caller themself: their old token stopped working (user.token_rotated). For an admin: only for a user who holds no token (user.token_issued), to hand over as at creation", body = api::UserWithToken),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the user themself nor a tenant admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user in this tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "USER_HAS_TOKEN: the user holds a working token, which only they may replace; revoke it first", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
-pub async fn rotate_token(
+pub async fn issue_token(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((tenant, id)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<api::UserWithToken>> {
     let target = tenant_user(&state, &caller, &tenant, &id).await?;
-    if target.id != caller.user.id {
-        policy::may_manage_users(&caller.user, &[])?;
-    }
-    issue_token(&state, &caller, target).await
+    policy::may_obtain_token(&caller.user, &target)?;
+    new_token(&state, &caller, &target.id).await
+}
+
+#[utoipa::path(
+    delete, path = "/v1/tenants/{tenant}/users/{id}/token", tag = "users",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "User id")),
+    responses(
+        (status = 204, description = "The user's management token stopped working; they hold none until they are issued one (user.token_revoked)"),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither the user themself nor a tenant admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((tenant, id)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let target = tenant_user(&state, &caller, &tenant, &id).await?;
+    policy::may_revoke_token(&caller.user, &target)?;
+    let (actor, origin) = (caller.user.clone(), caller.origin());
+    state
+        .store
+        .change_user_token(
+            &target.id,
+            Box::new(move |user| {
+                policy::may_revoke_token(&actor, user)?;
+                let event =
+                    origin.about_user(super::now(), EventAction::UserTokenRevoked, user, json!({}));
+                Ok((None, event))
+            }),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(
     post, path = "/v1/me/token", tag = "users",
     responses(
         (status = 200, description = "A new management token for the caller, shown once; the one used for this request stopped working", body = api::UserWithToken),
-        (status = 401, description = "No or an invalid management token", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -237,35 +280,151 @@ pub async fn rotate_own_token(
 ) -> ApiResult<Json<api::UserWithToken>> {
     // Also the way a system administrator, who belongs to no tenant, rotates
     // the token printed (or set) at bootstrap.
-    let me = caller.user.clone();
-    issue_token(&state, &caller, me).await
+    new_token(&state, &caller, &caller.user.id).await
 }
 
-/// Gives `target` a new management token (the old one stops working) and
-/// records the rotation; the token is in the answer and nowhere else.
-async fn issue_token(
+/// Gives user `id` a new management token (the old one, if any, stops
+/// working), as [`policy::may_obtain_token`] decides on the user as the
+/// transaction reads them, and records it as what it is: a rotation by the
+/// user, or an issue by an admin. The token is in the answer and nowhere else.
+async fn new_token(
     state: &AppState,
     caller: &Caller,
-    target: User,
+    id: &UserId,
 ) -> ApiResult<Json<api::UserWithToken>> {
     let token = generate_token();
-    let event = caller.origin().event(
-        super::now(),
-        target.tenant_id.clone(),
-        EventAction::UserTokenRotated,
-        (target.id.as_str(), target.name.as_str()),
-        json!({}),
-    );
-    state
+    let digest = state.keyring.token_digest(token.expose());
+    let (actor, origin) = (caller.user.clone(), caller.origin());
+    let user = state
         .store
-        .set_user_token(
-            &target.id,
-            &state.keyring.token_digest(token.expose()),
-            &event,
+        .change_user_token(
+            id,
+            Box::new(move |user| {
+                let action = match policy::may_obtain_token(&actor, user)? {
+                    policy::TokenGrant::Rotated => EventAction::UserTokenRotated,
+                    policy::TokenGrant::Issued => EventAction::UserTokenIssued,
+                };
+                let event = origin.about_user(super::now(), action, user, json!({}));
+                Ok((Some(digest), event))
+            }),
         )
         .await?;
     Ok(Json(api::UserWithToken {
-        user: api::UserBody::from_domain(&target),
+        user: api::UserBody::from_domain(&user),
         token: token.expose().to_owned(),
     }))
+}
+
+/// Disables or enables `target` (`disabled`), as an admin may; no event
+/// when nothing changes.
+async fn set_disabled(
+    state: &AppState,
+    caller: &Caller,
+    target: &User,
+    disabled: bool,
+) -> ApiResult<Json<api::UserBody>> {
+    policy::may_disable_or_delete_user(&caller.user, target)?;
+    let (actor, origin) = (caller.user.clone(), caller.origin());
+    let updated = state
+        .store
+        .update_user(
+            &target.id,
+            Box::new(move |mut user| {
+                policy::may_disable_or_delete_user(&actor, &user)?;
+                if user.disabled == disabled {
+                    return Ok((user, None));
+                }
+                user.disabled = disabled;
+                let event = origin.about_user(
+                    super::now(),
+                    if disabled {
+                        EventAction::UserDisabled
+                    } else {
+                        EventAction::UserEnabled
+                    },
+                    &user,
+                    json!({ "disabled": { "from": !disabled, "to": disabled } }),
+                );
+                Ok((user, Some(event)))
+            }),
+        )
+        .await?;
+    Ok(Json(api::UserBody::seen_by(&updated, &caller.user)))
+}
+
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenant}/users/{id}/disable", tag = "users",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user, disabled: their management token is refused (401 USER_DISABLED) from the very next request, and their event streams end; their keys stay as they are. A user.disabled event, unless they already were", body = api::UserBody),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only tenant admins disable users, and never themselves", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn disable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((tenant, id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<api::UserBody>> {
+    let target = tenant_user(&state, &caller, &tenant, &id).await?;
+    set_disabled(&state, &caller, &target, true).await
+}
+
+#[utoipa::path(
+    post, path = "/v1/tenants/{tenant}/users/{id}/enable", tag = "users",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user, enabled: their management token works again. A user.enabled event, unless they were not disabled", body = api::UserBody),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only tenant admins enable users", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn enable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((tenant, id)): ApiPath<(String, String)>,
+) -> ApiResult<Json<api::UserBody>> {
+    let target = tenant_user(&state, &caller, &tenant, &id).await?;
+    set_disabled(&state, &caller, &target, false).await
+}
+
+#[utoipa::path(
+    delete, path = "/v1/tenants/{tenant}/users/{id}", tag = "users",
+    params(("tenant" = String, Path, description = "Tenant id"), ("id" = String, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Deleted: gone from the user list, their token refused; the keys they own stay theirs (listed with their name) and every event stays. A user.deleted event"),
+        (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only tenant admins delete users, and never themselves", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((tenant, id)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let target = tenant_user(&state, &caller, &tenant, &id).await?;
+    policy::may_disable_or_delete_user(&caller.user, &target)?;
+    let (actor, origin) = (caller.user.clone(), caller.origin());
+    state
+        .store
+        .delete_user(
+            &target.id,
+            Box::new(move |user| {
+                policy::may_disable_or_delete_user(&actor, user)?;
+                Ok(origin.about_user(
+                    super::now(),
+                    EventAction::UserDeleted,
+                    user,
+                    json!({ "roles": user.roles, "licensed": user.licensed }),
+                ))
+            }),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

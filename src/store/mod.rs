@@ -165,6 +165,15 @@ pub type SettingsMutation = Box<dyn FnOnce(Tenant) -> Result<SettingsWrite, Refu
 /// A user mutation; its event is `None` when nothing changed.
 pub type UserMutation = Box<dyn FnOnce(User) -> Result<(User, Option<NewEvent>), Refusal> + Send>;
 
+/// A change of a user's management token, decided on the user as the
+/// transaction reads them: the new token's digest (`None`: the user is left
+/// without a token) and the event that records it.
+pub type TokenChange = Box<dyn FnOnce(&User) -> Result<(Option<String>, NewEvent), Refusal> + Send>;
+
+/// A user's deletion, decided on the user as the transaction reads them:
+/// the event that records it.
+pub type UserDeletion = Box<dyn FnOnce(&User) -> Result<NewEvent, Refusal> + Send>;
+
 /// An events list request.
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
@@ -230,6 +239,7 @@ pub trait Store: Send + Sync + 'static {
     async fn check_health(&self) -> StoreResult<()>;
 
     // --- users and authentication
+    /// The user (not deleted) whose token has this digest, disabled or not.
     async fn user_by_token_digest(&self, digest: &str) -> StoreResult<Option<User>>;
     /// Creates `user` as the first system administrator unless one exists; true if created.
     async fn bootstrap_system_admin(&self, user: &User, token_digest: &str) -> StoreResult<bool>;
@@ -239,15 +249,19 @@ pub trait Store: Send + Sync + 'static {
         token_digest: &str,
         event: &NewEvent,
     ) -> StoreResult<()>;
+    /// A user who was not deleted (deleted users answer `None` everywhere).
     async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>>;
     async fn list_users(&self, tenant: &TenantId) -> StoreResult<Vec<User>>;
+    /// Applies `mutation` (name, e-mail, roles, license, disabled) in one
+    /// transaction with its event.
     async fn update_user(&self, id: &UserId, mutation: UserMutation) -> StoreResult<User>;
-    async fn set_user_token(
-        &self,
-        id: &UserId,
-        token_digest: &str,
-        event: &NewEvent,
-    ) -> StoreResult<()>;
+    /// Gives user `id` a new token, or none, as `change` decides; returns
+    /// the user after the change.
+    async fn change_user_token(&self, id: &UserId, change: TokenChange) -> StoreResult<User>;
+    /// Deletes user `id` as `deletion` decides: gone from every list and
+    /// lookup, their token with them; the keys they own stay theirs, and
+    /// every event stays. Returns the user as they were.
+    async fn delete_user(&self, id: &UserId, deletion: UserDeletion) -> StoreResult<User>;
 
     // --- tenants and settings
     async fn create_tenant(&self, tenant: &Tenant, event: &NewEvent) -> StoreResult<()>;

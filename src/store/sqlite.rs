@@ -17,7 +17,8 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params, 
 use super::{
     Created, EventQuery, Idempotency, KeyCommitted, KeyCreation, KeyCursor, KeyFacts, KeyMutation,
     KeyOutcome, KeyPage, KeyQuery, KeysMutation, SettingsMutation, SortField, SortValue, Store,
-    StoreError, StoreResult, UsageBucket, UsageCounts, UserMutation, VerifierRevocation,
+    StoreError, StoreResult, TokenChange, UsageBucket, UsageCounts, UserDeletion, UserMutation,
+    VerifierRevocation,
 };
 use crate::domain::{
     ApiKey, CreationFacts, Description, DisplayName, Email, Event, EventAction, KeyId, KeyName,
@@ -37,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_verification.sql")),
     (6, include_str!("migrations/0006_sort_indexes.sql")),
     (7, include_str!("migrations/0007_pepper_fingerprint.sql")),
+    (8, include_str!("migrations/0008_user_states.sql")),
 ];
 
 /// Idle reader connections kept open.
@@ -602,8 +604,15 @@ fn settings_json(settings: &TenantSettings) -> StoreResult<String> {
     serde_json::to_string(settings).map_err(backend)
 }
 
-const USER_SELECT: &str =
-    "SELECT id, tenant_id, name, email, roles, licensed, created_at FROM users";
+/// Users that were not deleted; append conditions with `AND`.
+const USER_SELECT: &str = "SELECT id, tenant_id, name, email, roles, licensed, created_at, \
+     disabled_at IS NOT NULL, substr(token_digest, 1, 1) <> '-' \
+     FROM users WHERE deleted_at IS NULL";
+
+/// What `token_digest` holds for a user without a token (see migration 0005).
+fn no_token(id: &str) -> String {
+    format!("-{id}")
+}
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let tenant: Option<String> = row.get(1)?;
@@ -616,11 +625,13 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         roles: Roles::from_csv(&roles),
         licensed: row.get(5)?,
         created_at: time(row.get(6)?),
+        disabled: row.get(7)?,
+        has_token: row.get(8)?,
     })
 }
 
 fn load_user(conn: &Connection, id: &str) -> StoreResult<Option<User>> {
-    let sql = format!("{USER_SELECT} WHERE id = $1");
+    let sql = format!("{USER_SELECT} AND id = $1");
     Ok(conn
         .query_row(&sql, params![id], user_from_row)
         .optional()?)
@@ -664,8 +675,8 @@ fn check_name_free(tx: &Connection, user: &User, except: &str) -> StoreResult<()
 fn insert_user(tx: &Connection, user: &User, token_digest: &str) -> StoreResult<()> {
     check_name_free(tx, user, "")?;
     tx.execute(
-        "INSERT INTO users (id, tenant_id, name, email, roles, licensed, token_digest, created_at, name_lower) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO users (id, tenant_id, name, email, roles, licensed, token_digest, created_at, name_lower, disabled_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         params![
             user.id.as_str(),
             user.tenant_id.as_ref().map(TenantId::as_str),
@@ -676,6 +687,7 @@ fn insert_user(tx: &Connection, user: &User, token_digest: &str) -> StoreResult<
             token_digest,
             millis(user.created_at),
             user.name.as_str().to_lowercase(),
+            user.disabled.then(|| millis(user.created_at)),
         ],
     )?;
     Ok(())
@@ -1205,7 +1217,7 @@ impl Store for SqliteStore {
     async fn user_by_token_digest(&self, digest: &str) -> StoreResult<Option<User>> {
         let digest = digest.to_owned();
         self.read(move |conn| {
-            let sql = format!("{USER_SELECT} WHERE token_digest = $1");
+            let sql = format!("{USER_SELECT} AND token_digest = $1");
             Ok(conn
                 .prepare_cached(&sql)?
                 .query_row(params![digest], user_from_row)
@@ -1253,7 +1265,7 @@ impl Store for SqliteStore {
     async fn list_users(&self, tenant: &TenantId) -> StoreResult<Vec<User>> {
         let tenant = tenant.as_str().to_owned();
         self.read(move |conn| {
-            let sql = format!("{USER_SELECT} WHERE tenant_id = $1 ORDER BY name, id");
+            let sql = format!("{USER_SELECT} AND tenant_id = $1 ORDER BY name, id");
             let users = conn
                 .prepare(&sql)?
                 .query_map(params![tenant], user_from_row)?
@@ -1270,13 +1282,16 @@ impl Store for SqliteStore {
             let (user, event) = mutation(user)?;
             check_name_free(tx, &user, &id)?;
             tx.execute(
-                "UPDATE users SET name = $1, email = $2, roles = $3, licensed = $4, name_lower = $5 WHERE id = $6",
+                "UPDATE users SET name = $1, email = $2, roles = $3, licensed = $4, name_lower = $5, \
+                 disabled_at = CASE WHEN $6 THEN COALESCE(disabled_at, $7) END WHERE id = $8",
                 params![
                     user.name.as_str(),
                     user.email.as_str(),
                     user.roles.to_csv(),
                     user.licensed,
                     user.name.as_str().to_lowercase(),
+                    user.disabled,
+                    millis(Utc::now()),
                     user.id.as_str()
                 ],
             )?;
@@ -1288,26 +1303,36 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_user_token(
-        &self,
-        id: &UserId,
-        token_digest: &str,
-        event: &NewEvent,
-    ) -> StoreResult<()> {
-        let (id, digest, event) = (
-            id.as_str().to_owned(),
-            token_digest.to_owned(),
-            event.clone(),
-        );
+    async fn change_user_token(&self, id: &UserId, change: TokenChange) -> StoreResult<User> {
+        let id = id.as_str().to_owned();
         self.write(move |tx| {
-            let changed = tx.execute(
+            let mut user = load_user(tx, &id)?.ok_or_else(|| Refusal::not_found("user"))?;
+            let (digest, event) = change(&user)?;
+            user.has_token = digest.is_some();
+            tx.execute(
                 "UPDATE users SET token_digest = $1 WHERE id = $2",
-                params![digest, id],
+                params![digest.unwrap_or_else(|| no_token(&id)), id],
             )?;
-            if changed == 0 {
-                return Err(Refusal::not_found("user").into());
-            }
-            insert_event(tx, &event)
+            insert_event(tx, &event)?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: &UserId, deletion: UserDeletion) -> StoreResult<User> {
+        let id = id.as_str().to_owned();
+        self.write(move |tx| {
+            let user = load_user(tx, &id)?.ok_or_else(|| Refusal::not_found("user"))?;
+            let event = deletion(&user)?;
+            // The row stays for the keys that name it: no token, no roles,
+            // no e-mail address; only the name they are known by.
+            tx.execute(
+                "UPDATE users SET deleted_at = $1, token_digest = $2, email = '', roles = '', licensed = 0 \
+                 WHERE id = $3",
+                params![millis(Utc::now()), no_token(&id), id],
+            )?;
+            insert_event(tx, &event)?;
+            Ok(user)
         })
         .await
     }
@@ -1423,6 +1448,7 @@ impl Store for SqliteStore {
             let tenant = load_tenant(tx, &tenant_id)?.ok_or_else(|| Refusal::not_found("tenant"))?;
             let facts = CreationFacts {
                 tenant,
+                owner: load_user(tx, &owner)?,
                 owner_live_keys: live_keys(tx, &tenant_id, &owner)?,
             };
             let (key, secret, event) = creation(facts)?;

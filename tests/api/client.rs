@@ -101,6 +101,16 @@ async fn every_mutation(client: &Client, t: &Targets<'_>) -> Vec<(&'static str, 
             "rotate_user_token",
             done(client.rotate_user_token(tenant_id, id).await),
         ),
+        (
+            "revoke_user_token",
+            done(client.revoke_user_token(tenant_id, id).await),
+        ),
+        (
+            "disable_user",
+            done(client.disable_user(tenant_id, id).await),
+        ),
+        ("enable_user", done(client.enable_user(tenant_id, id).await)),
+        ("delete_user", done(client.delete_user(tenant_id, id).await)),
         ("rotate_own_token", done(client.rotate_own_token().await)),
         (
             "rotate_key",
@@ -129,7 +139,7 @@ async fn every_mutation(client: &Client, t: &Targets<'_>) -> Vec<(&'static str, 
 
 #[track_caller]
 fn assert_all_refused_as_read_only(results: &[(&str, ClientResult<()>)]) {
-    assert_eq!(results.len(), 17);
+    assert_eq!(results.len(), 21);
     for (call, result) in results {
         match result {
             Err(err @ ClientError::ReadOnly { .. }) => {
@@ -315,13 +325,37 @@ async fn a_tenant_admin_grants_themself_the_developer_role_and_rotates_tokens_th
     let created = client.create_key(&tenant, &first).await.unwrap();
     assert_eq!(created.key.owner.id.as_str(), admin.id);
 
-    // Another user's token: the admin rotates it, the old one is refused.
-    let rotated = client.rotate_user_token(&tenant, &other.id).await.unwrap();
-    assert_eq!(rotated.user.id, other.id);
+    // Another user's token: the admin may not replace it, only take it
+    // away; then they issue one to hand over.
+    let refused = client
+        .rotate_user_token(&tenant, &other.id)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("USER_HAS_TOKEN"));
+    client.revoke_user_token(&tenant, &other.id).await.unwrap();
     let old = Client::new(&app.base, &other.token).unwrap();
     assert!(old.me().await.unwrap_err().is_unauthorized());
-    let new = Client::new(&app.base, &rotated.token).unwrap();
+    let issued = client.rotate_user_token(&tenant, &other.id).await.unwrap();
+    assert_eq!(issued.user.id, other.id);
+    let new = Client::new(&app.base, &issued.token).unwrap();
     assert_eq!(new.me().await.unwrap().user.id, other.id);
+
+    // Disabled, the user is refused; enabled, welcome again; deleted, gone.
+    let disabled = client.disable_user(&tenant, &other.id).await.unwrap();
+    assert!(disabled.disabled);
+    assert_eq!(new.me().await.unwrap_err().code(), Some("USER_DISABLED"));
+    assert!(
+        !client
+            .enable_user(&tenant, &other.id)
+            .await
+            .unwrap()
+            .disabled
+    );
+    assert_eq!(new.me().await.unwrap().user.id, other.id);
+    client.delete_user(&tenant, &other.id).await.unwrap();
+    assert!(new.me().await.unwrap_err().is_unauthorized());
+    let users = client.users(&tenant).await.unwrap();
+    assert!(users.items.iter().all(|u| u.id != other.id));
 
     // The caller's own token.
     let mine = client.rotate_own_token().await.unwrap();

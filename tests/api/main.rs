@@ -4,7 +4,7 @@
 //! - `helpers`: `spawn_app()`, the `TestApp` client, the `ServerProcess` binary runner.
 //! - `lifecycle`: a key from creation to deletion, and every verification code.
 //! - `edits`: a duplicate's own name; a key's new owner and new expiry, under creation's rules.
-//! - `permissions`: the role matrix, and 404 across tenants.
+//! - `permissions`: the role matrix (also role-less and disabled users), tokens nobody else obtains, deleted users, owners, and 404 across tenants.
 //! - `settings`: each tenant setting's rule; "new keys only".
 //! - `preconditions`: ETag / If-Match and Idempotency-Key.
 //! - `validation`: bad input answers 4xx problem+json and writes nothing.
@@ -25,11 +25,13 @@
 //! - `exposure`: `Cache-Control: no-store` on every answer; database files are 0600.
 //! - `connections`: idle, header and body timeouts, the connection limit, the shutdown deadline.
 //! - `readiness`: a deleted database is never recreated; 503 and `/readyz` say so.
+//! - `auth`: the bearer scheme, WWW-Authenticate, failed token attempts counted, logged and slowed; the bootstrap token's length.
 
 // clippy.toml allows unwrap/expect in #[test] functions only; the helpers
 // and fixtures here are test code too, where a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod client;
 mod concurrency;
 mod durability;

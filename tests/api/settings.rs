@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{in_days, spawn_app};
+use crate::helpers::{Reply, in_days, spawn_app};
 
 #[tokio::test]
 async fn a_new_tenant_has_the_documented_defaults_and_keys_switched_off() {
@@ -134,15 +134,18 @@ async fn only_system_admins_create_keys_when_key_creators_is_system_admins() {
     let boss = app
         .create_user("onboarding", "Boss", &["tenant_admin", "developer"], true)
         .await;
-    for user in [&dev, &boss] {
-        let reply = app
-            .try_create_key("onboarding", &user.token, json!({ "name": "mine" }))
-            .await
-            .expect_problem(403, "FORBIDDEN");
+    let refused = |reply: Reply| {
+        let reply = reply.expect_problem(403, "FORBIDDEN");
         assert!(
             reply.detail().contains("system administrators"),
             "{}",
             reply.text
+        );
+    };
+    for user in [&dev, &boss] {
+        refused(
+            app.try_create_key("onboarding", &user.token, json!({ "name": "mine" }))
+                .await,
         );
     }
     let key = app
@@ -153,11 +156,19 @@ async fn only_system_admins_create_keys_when_key_creators_is_system_admins() {
         )
         .await;
     assert_eq!(key.key["owner"]["id"], dev.id.as_str());
-    // Duplicating is creating: refused for the owner too.
-    app.act("onboarding", &dev.token, &key.id, "duplicate")
-        .await
-        .expect_problem(403, "FORBIDDEN");
+    // Duplicating and regenerating make a secret as creating does: refused
+    // for the owner too, who still manages the key otherwise.
+    for action in ["duplicate", "regenerate"] {
+        refused(app.act("onboarding", &dev.token, &key.id, action).await);
+    }
     assert_eq!(app.list_keys("onboarding", "").await["total"], 1);
+    assert_eq!(app.verify(&key.secret).await, "VALID");
+    app.act("onboarding", &dev.token, &key.id, "disable")
+        .await
+        .expect(200);
+    app.act("onboarding", &app.admin, &key.id, "regenerate")
+        .await
+        .expect(200);
 }
 
 #[tokio::test]

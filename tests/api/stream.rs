@@ -41,7 +41,7 @@ async fn events_arrive_as_their_mutations_commit_and_only_the_tenants_own() {
     let viewer = app.create_user(&tenant, "Vic", &["viewer"], false).await;
     let ana = app.create_user(&tenant, "Ana", &["developer"], true).await;
     let outsider = app
-        .create_user(&other, "Olga", &["tenant_admin"], true)
+        .create_user(&other, "Olga", &["tenant_admin", "developer"], true)
         .await;
     let client = Client::new(&app.base, &viewer.token).unwrap();
     let mut stream = client.event_stream(&tenant, None).await.unwrap();

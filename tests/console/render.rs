@@ -243,11 +243,13 @@ fn user(name: &str, roles: &[Role]) -> api::UserBody {
     api::UserBody {
         id: person(name).id.as_str().to_owned(),
         name: name.to_owned(),
-        email: format!("{name}@acme.example"),
+        email: Some(format!("{name}@acme.example")),
         tenant: Some("acme-payments".to_owned()),
         roles: roles.to_vec(),
         licensed: !roles.contains(&Role::Viewer),
         created_at: now() - Duration::days(500),
+        disabled: false,
+        has_token: true,
     }
 }
 

@@ -136,15 +136,36 @@ impl World {
             .create_user(TENANT, "tad", &["tenant_admin"])
             .await;
         let mut ids = HashMap::new();
+        let mut roles = HashMap::new();
         for name in ["ana", "bo", "vic", "tad", "root"] {
             let (status, me) = acme.server.get("/v1/me", token_of(&acme, &tad, name)).await;
             assert_eq!(status, 200, "{me}");
             ids.insert(name, me["user"]["id"].as_str().unwrap().to_owned());
+            roles.insert(name, me["user"]["roles"].clone());
         }
         let mut made = Vec::new();
         for (name, owner) in keys {
+            // Only developers own keys (and root, their own): anyone else
+            // holds the role while the key is made, and keeps the key after.
+            let user = format!("/v1/tenants/{TENANT}/users/{}", ids[owner]);
+            let lends = !roles[owner]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "developer")
+                && *owner != "root";
+            if lends {
+                let mut granted = roles[owner].as_array().unwrap().clone();
+                granted.push(json!("developer"));
+                let lent = json!({ "roles": granted });
+                assert_eq!(acme.server.patch(&user, ADMIN_TOKEN, lent).await.0, 200);
+            }
             let body = json!({ "name": name, "scopes": ["payments:read"], "owner": ids[owner] });
             let (id, secret) = acme.server.create_key(TENANT, ADMIN_TOKEN, body).await;
+            if lends {
+                let back = json!({ "roles": roles[owner] });
+                assert_eq!(acme.server.patch(&user, ADMIN_TOKEN, back).await.0, 200);
+            }
             made.push(Made {
                 id,
                 name: name.clone(),
@@ -448,6 +469,36 @@ async fn users_view(role: Role) {
     };
     assert_eq!(vic["roles"], json!(roles), "{role:?}: {vic}");
     assert_eq!(vic["licensed"], !allowed, "{role:?}: {vic}");
+
+    // Disabling and deleting ask first, naming the user; enabling does not.
+    let vic = world.ids["vic"].clone();
+    let disable = request("POST", format!("/users/{vic}/disable"), None);
+    let delete = request("DELETE", format!("/users/{vic}"), None);
+    if !allowed {
+        world
+            .assert_refused('d', Action::ToggleDisabled, disable)
+            .await;
+        world.assert_refused('X', Action::Delete, delete).await;
+        assert!(world.users().await.contains_key("vic"));
+        return;
+    }
+    for (c, state) in [('d', Some(true)), ('d', Some(false)), ('X', None)] {
+        world.console.char(c);
+        if state == Some(false) {
+            world.console.settle().await;
+        } else {
+            let Some(Dialog::Confirm(question)) = world.console.dialog() else {
+                panic!("{role:?} {c}: no question asked");
+            };
+            assert!(question.title.contains("vic"), "{}", question.title);
+            world.confirm().await;
+        }
+        let users = world.users().await;
+        match state {
+            Some(disabled) => assert_eq!(users["vic"]["disabled"], disabled, "{role:?} {c}"),
+            None => assert!(!users.contains_key("vic"), "{role:?}: vic not deleted"),
+        }
+    }
 }
 
 macro_rules! per_role {

@@ -85,6 +85,7 @@ impl Dialogs {
 pub enum Confirmed {
     Keys(super::views::keys::Pending),
     Settings(super::views::settings::Pending),
+    Users(super::views::users::Pending),
 }
 
 /// A report: its lines wrapped; on a screen too short for them, as many as

@@ -1,7 +1,8 @@
 //! The Users view: the tenant's users with their roles, license and key
 //! count. A tenant admin (or a system admin) creates users, whose
 //! management token appears once in the show-once dialog, and grants or
-//! withdraws roles and the license — also to themself (seed 001).
+//! withdraws roles and the license — also to themself (seed 001); disables
+//! and enables users, and deletes them, after a question naming the user.
 
 use std::collections::HashMap;
 
@@ -10,9 +11,10 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Block, Cell, Row};
 
 use crate::api;
-use crate::console::dialog::Dialog;
+use crate::console::dialog::confirm::Confirm;
 use crate::console::dialog::form::{Field, Form, Purpose};
 use crate::console::dialog::secret::SecretModal;
+use crate::console::dialog::{Confirmed, Dialog};
 use crate::console::keymap::Action;
 use crate::console::layout::{Theme, fit};
 use crate::console::net::Reply;
@@ -26,6 +28,23 @@ use crate::domain::text::strip_control as clean;
 
 /// The roles a tenant's user can hold (system_admin is not a tenant role).
 const TENANT_ROLES: [Role; 3] = [Role::Viewer, Role::Developer, Role::TenantAdmin];
+
+/// A change to a user that waits for the confirm's answer.
+#[derive(Debug, Clone)]
+pub enum Pending {
+    Disable(api::UserBody),
+    Delete(api::UserBody),
+}
+
+/// The actions that change the selected user (or, `Add`, the list).
+const USER_ACTIONS: [Action; 6] = [
+    Action::Add,
+    Action::Edit,
+    Action::Open,
+    Action::License,
+    Action::ToggleDisabled,
+    Action::Delete,
+];
 
 #[derive(Default)]
 pub struct UsersView {
@@ -56,7 +75,9 @@ impl UsersView {
                 let u = &session.users[i];
                 needle.is_empty()
                     || u.name.to_lowercase().contains(&needle)
-                    || u.email.to_lowercase().contains(&needle)
+                    || u.email
+                        .as_deref()
+                        .is_some_and(|email| email.to_lowercase().contains(&needle))
                     || roles_text(u).contains(&needle)
             })
             .collect()
@@ -92,33 +113,31 @@ impl UsersView {
 
     #[must_use]
     pub fn disabled_reason(&self, action: Action, session: &Session) -> Option<String> {
-        if !matches!(
-            action,
-            Action::Add | Action::Edit | Action::Open | Action::License
-        ) {
+        if !USER_ACTIONS.contains(&action) {
             return None;
         }
         if let Some(reason) = session.not_ready() {
             return Some(reason);
         }
-        if action != Action::Add && self.selected_user(session).is_none() {
+        let selected = self.selected_user(session);
+        if action != Action::Add && selected.is_none() {
             return Some("no user selected".to_owned());
         }
         let actor = session.actor()?;
-        policy::may_manage_users(&actor, &[])
-            .err()
-            .map(|r| r.message)
+        let refusal = match (action, selected) {
+            (Action::ToggleDisabled | Action::Delete, Some(user)) => {
+                policy::may_disable_or_delete_user(&actor, &user.to_domain()).err()
+            }
+            _ => policy::may_manage_users(&actor, &[]).err(),
+        };
+        refusal.map(|r| r.message)
     }
 
     pub fn on_action(&mut self, action: Action, shell: &mut Shell) {
         let count = self.visible(&shell.session).len();
         let movement = match Move::from_action(action) {
             Some(movement) => movement,
-            None if matches!(
-                action,
-                Action::Add | Action::Edit | Action::Open | Action::License
-            ) =>
-            {
+            None if USER_ACTIONS.contains(&action) => {
                 if let Some(reason) = self.disabled_reason(action, &shell.session) {
                     shell.error(reason);
                     return;
@@ -143,6 +162,12 @@ impl UsersView {
                         };
                         send_update(user, body, shell);
                     }
+                    (Action::ToggleDisabled, Some(user)) if user.disabled => {
+                        shell.info(format!("enabling {}…", clean(&user.name)));
+                        send_enable(user, shell);
+                    }
+                    (Action::ToggleDisabled, Some(user)) => ask(Pending::Disable(user), shell),
+                    (Action::Delete, Some(user)) => ask(Pending::Delete(user), shell),
                     (_, Some(user)) => open_edit(&user, shell),
                     _ => {}
                 }
@@ -196,7 +221,7 @@ impl UsersView {
                 };
                 let body = api::UpdateUser {
                     name: (name != user.name).then_some(name),
-                    email: (email != user.email).then_some(email),
+                    email: (user.email.as_deref() != Some(email.as_str())).then_some(email),
                     roles: (roles != user.roles).then_some(roles),
                     licensed: (licensed != user.licensed).then_some(licensed),
                 };
@@ -206,8 +231,35 @@ impl UsersView {
         }
     }
 
+    /// The confirm said yes: send the change it asked about.
+    pub fn confirmed(&mut self, pending: Pending, shell: &Shell) {
+        match pending {
+            Pending::Disable(user) => shell.request(move |client, tenant| async move {
+                Reply::UserSaved {
+                    result: client.disable_user(&tenant, &user.id).await,
+                    name: user.name,
+                }
+            }),
+            Pending::Delete(user) => shell.request(move |client, tenant| async move {
+                Reply::UserDeleted {
+                    result: client.delete_user(&tenant, &user.id).await,
+                    id: user.id,
+                    name: user.name,
+                }
+            }),
+        }
+    }
+
     pub fn on_reply(&mut self, reply: Reply, shell: &mut Shell) {
         match reply {
+            Reply::UserDeleted { id, name, result } => match result {
+                Ok(()) => {
+                    shell.success(format!("deleted {}; their keys stay theirs", clean(&name)));
+                    shell.session.users.retain(|u| u.id != id);
+                    self.follow(&shell.session);
+                }
+                Err(err) => shell.failed(&format!("deleting {} failed", clean(&name)), &err),
+            },
             Reply::UserCreated(Ok(created)) => {
                 if shell.dialogs.form_mut().is_some_and(|f| f.submitting) {
                     shell.dialogs.close();
@@ -236,10 +288,11 @@ impl UsersView {
                         .as_ref()
                         .is_some_and(|me| me.user.id == user.id);
                     shell.success(format!(
-                        "saved {}: {}{}",
+                        "saved {}: {}{}{}",
                         clean(&user.name),
                         roles_text(&user),
-                        if user.licensed { ", licensed" } else { "" }
+                        if user.licensed { ", licensed" } else { "" },
+                        if user.disabled { ", disabled" } else { "" }
                     ));
                     if is_me {
                         if let Some(me) = shell.session.me.as_mut() {
@@ -287,8 +340,12 @@ impl UsersView {
                 let u = &shell.session.users[visible[row]];
                 Row::new(vec![
                     Cell::from(fit(&clean(&u.name), usize::from(name_width))),
-                    Cell::from(fit(&clean(&u.email), email_width.max(8))),
-                    Cell::from(fit(&roles_text(u), usize::from(roles_width))),
+                    // Only those who manage users are sent addresses.
+                    Cell::from(fit(
+                        &clean(u.email.as_deref().unwrap_or("—")),
+                        email_width.max(8),
+                    )),
+                    Cell::from(fit(&roles_cell(u), usize::from(roles_width))),
                     Cell::from(if u.licensed { "licensed" } else { "—" }),
                     Cell::from(
                         key_counts
@@ -325,6 +382,55 @@ impl UsersView {
     }
 }
 
+/// The roles column: a disabled user's roles, said to be disabled first.
+fn roles_cell(user: &api::UserBody) -> String {
+    if user.disabled {
+        format!("disabled · {}", roles_text(user))
+    } else {
+        roles_text(user)
+    }
+}
+
+/// Asks before disabling or deleting `pending`'s user, naming them.
+fn ask(pending: Pending, shell: &mut Shell) {
+    let (verb, label, user) = match &pending {
+        Pending::Disable(user) => ("Disable", "Disable", user),
+        Pending::Delete(user) => ("Delete", "Delete", user),
+    };
+    let name = clean(&user.name);
+    let who = match &user.email {
+        Some(email) => format!("{name} <{}> ({})", clean(email), roles_text(user)),
+        None => format!("{name} ({})", roles_text(user)),
+    };
+    let lines = match &pending {
+        Pending::Disable(_) => vec![
+            who,
+            "Their management token stops working at once, in open consoles too; enabling them (d) gives it back.".to_owned(),
+            "Their keys stay as they are.".to_owned(),
+        ],
+        Pending::Delete(_) => vec![
+            who,
+            "They are gone for good: out of this list, their token refused. This cannot be undone.".to_owned(),
+            "The keys they own stay theirs, and every event stays in the log.".to_owned(),
+        ],
+    };
+    shell.dialogs.open(Dialog::Confirm(Confirm::new(
+        format!("{verb} user {name}?"),
+        lines,
+        label,
+        Confirmed::Users(pending),
+    )));
+}
+
+fn send_enable(user: api::UserBody, shell: &Shell) {
+    shell.request(move |client, tenant| async move {
+        Reply::UserSaved {
+            result: client.enable_user(&tenant, &user.id).await,
+            name: user.name,
+        }
+    });
+}
+
 fn role_items(held: &[Role]) -> Vec<(String, bool)> {
     TENANT_ROLES
         .iter()
@@ -352,7 +458,12 @@ fn open_create(shell: &mut Shell) {
 fn open_edit(user: &api::UserBody, shell: &mut Shell) {
     let fields = vec![
         Field::text("name", "name", &user.name, 64),
-        Field::text("email", "e-mail", &user.email, 254),
+        Field::text(
+            "email",
+            "e-mail",
+            user.email.as_deref().unwrap_or_default(),
+            254,
+        ),
         Field::checklist("roles", "roles", role_items(&user.roles))
             .hint("Space grants or withdraws; a tenant admin may grant themself developer"),
         Field::toggle("licensed", "licensed", user.licensed)
