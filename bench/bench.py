@@ -138,6 +138,8 @@ class Server:
             KEYDESK_BOOTSTRAP_TOKEN=token,
             KEYDESK_PEPPER=pepper,
             KEYDESK_LOG=os.environ.get("KEYDESK_LOG", "warn"),
+            # B reads the server's own time from Server-Timing (off by default).
+            KEYDESK_SERVER_TIMING="true",
         )
         for var in ("KEYDESK_DATABASE", "KEYDESK_PEPPER_FILE", "KEYDESK_LISTEN", "KEYDESK_DATA_DIR"):
             env.pop(var, None)

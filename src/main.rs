@@ -124,6 +124,12 @@ struct ServeArgs {
     /// Who may call /v1/verify: anyone (optional), or only callers with a verifier or management token (required).
     #[arg(long, value_enum, default_value_t = keydesk::server::verify::VerifyAuth::Optional, env = "KEYDESK_VERIFY_AUTH")]
     verify_auth: keydesk::server::verify::VerifyAuth,
+    /// Answer /metrics only to `Authorization: Bearer <this token>` (at least 32 characters); without it, /metrics answers anyone who reaches the port.
+    #[arg(long, env = "KEYDESK_METRICS_TOKEN", hide_env_values = true, value_parser = metrics_token)]
+    metrics_token: Option<String>,
+    /// Send `Server-Timing: app;dur=<ms>` with every answer (the benchmarks read it); off by default.
+    #[arg(long, env = "KEYDESK_SERVER_TIMING")]
+    server_timing: bool,
     #[command(flatten)]
     activity: ActivityArgs,
     #[command(flatten)]
@@ -324,6 +330,10 @@ fn main() -> ExitCode {
                 activity: args.activity.config(),
                 verify_auth: args.verify_auth,
                 connections: args.connections.config(),
+                observability: keydesk::server::Observability {
+                    metrics_token: args.metrics_token,
+                    server_timing: args.server_timing,
+                },
             }))
         }
         Some(Command::Demo(args)) => {
@@ -355,6 +365,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `--metrics-token`: long enough not to be guessed.
+fn metrics_token(raw: &str) -> Result<String, String> {
+    let token = raw.trim();
+    if token.chars().count() < 32 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must be at least 32 characters, without spaces".to_owned());
+    }
+    Ok(token.to_owned())
 }
 
 #[cfg(test)]

@@ -71,6 +71,8 @@ pub struct AppState {
     pub streams: Arc<event_stream::Streams>,
     /// Whether `/v1/verify` answers callers without a token.
     pub verify_auth: verify::VerifyAuth,
+    /// `/metrics`' token and `Server-Timing`.
+    pub observability: Arc<Observability>,
     /// The verifiers and users behind the tokens sent to `/v1/verify`.
     pub credentials: Arc<cache::CredentialCache>,
     /// Each rate-limited key's current window.
@@ -106,6 +108,7 @@ impl AppState {
             openapi: Arc::new(document),
             streams: Arc::new(event_stream::Streams::default()),
             verify_auth: verify::VerifyAuth::default(),
+            observability: Arc::new(Observability::default()),
             credentials,
             rate_limits: Arc::new(rate_limit::RateLimiter::default()),
             connections: connections::ConnectionConfig::default(),
@@ -123,6 +126,13 @@ impl AppState {
     #[must_use]
     pub fn with_verify_auth(mut self, auth: verify::VerifyAuth) -> Self {
         self.verify_auth = auth;
+        self
+    }
+
+    /// Closes `/metrics` behind a token, or sends `Server-Timing`, as `observability` says.
+    #[must_use]
+    pub fn with_observability(mut self, observability: Observability) -> Self {
+        self.observability = Arc::new(observability);
         self
     }
 
@@ -265,15 +275,18 @@ pub fn now() -> chrono::DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
 }
 
-/// Counts responses for `/metrics` and reports the time spent in the server
-/// as `Server-Timing: app;dur=<ms>` (what the benchmarks read).
+/// Counts responses for `/metrics` and, with `--server-timing`, reports the
+/// time spent in the server as `Server-Timing: app;dur=<ms>` (what the
+/// benchmarks read).
 async fn count_responses(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let mut response = next.run(request).await;
     state.metrics.count_response(response.status().as_u16());
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    if let Ok(value) = axum::http::HeaderValue::from_str(&format!("app;dur={millis:.3}")) {
-        response.headers_mut().insert("server-timing", value);
+    if state.observability.server_timing {
+        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        if let Ok(value) = axum::http::HeaderValue::from_str(&format!("app;dur={millis:.3}")) {
+            response.headers_mut().insert("server-timing", value);
+        }
     }
     response
 }
@@ -386,6 +399,21 @@ pub struct ServeConfig {
     pub verify_auth: verify::VerifyAuth,
     /// Timeouts, the connection limit and the shutdown deadline.
     pub connections: connections::ConnectionConfig,
+    /// Who may read `/metrics`, and whether answers carry `Server-Timing`.
+    pub observability: Observability,
+}
+
+/// `--metrics-token` and `--server-timing`: what the server tells about
+/// itself, and to whom.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observability {
+    /// When set, `/metrics` answers only `Authorization: Bearer <this>`
+    /// (401 otherwise); unset, it answers anyone who reaches the port.
+    pub metrics_token: Option<String>,
+    /// Whether every answer carries `Server-Timing: app;dur=<ms>` (the
+    /// benchmarks read it); off by default, since it tells any caller how
+    /// long the server worked.
+    pub server_timing: bool,
 }
 
 /// The address `keydesk serve` listens on unless told otherwise.
@@ -404,6 +432,7 @@ impl Default for ServeConfig {
             activity: ActivityConfig::default(),
             connections: connections::ConnectionConfig::default(),
             verify_auth: verify::VerifyAuth::default(),
+            observability: Observability::default(),
         }
     }
 }
@@ -737,6 +766,7 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
         state: AppState::new(store, keyring)
             .with_suspicion(config.activity.suspicion)
             .with_verify_auth(config.verify_auth)
+            .with_observability(config.observability.clone())
             .with_connections(config.connections),
         listener,
         bootstrap_token,

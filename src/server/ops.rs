@@ -103,13 +103,38 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<api::Health
 
 #[utoipa::path(
     get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"))
+    responses(
+        (status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"),
+        (status = 401, description = "UNAUTHENTICATED: the server was started with `--metrics-token` and this is not it", body = Problem, content_type = "application/problem+json"),
+    )
 )]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<impl IntoResponse> {
+    if let Some(expected) = &state.observability.metrics_token {
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let matches = sent.is_some_and(|token| {
+            use subtle::ConstantTimeEq as _;
+            token.len() == expected.len() && bool::from(token.as_bytes().ct_eq(expected.as_bytes()))
+        });
+        if !matches {
+            return Err(crate::server::error::ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "/metrics needs the metrics token (--metrics-token)",
+            ));
+        }
+    }
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(state.cache.len()),
-    )
+    ))
 }
 
 #[utoipa::path(

@@ -52,6 +52,7 @@ mod validation;
 mod bulk;
 mod lookup;
 mod names;
+mod observability;
 mod rotation;
 // Issue 8: bound verification, verifier tokens, quiet refusals, rate limits.
 mod verification;
