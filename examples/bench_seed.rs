@@ -133,7 +133,7 @@ async fn main() -> Result<()> {
     }
     // Keys are owned by the tenant's developers, as the domain requires.
     let developers: Vec<_> = store
-        .list_users(&tenant_id)
+        .list_users(&tenant_id, None, u32::MAX)
         .await?
         .into_iter()
         .filter(|u| u.roles.has(Role::Developer))

@@ -445,6 +445,9 @@ impl UserBody {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UserList {
     pub items: Vec<UserBody>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/tenants/{t}/users`.

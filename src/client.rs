@@ -413,9 +413,26 @@ impl Client {
             .await
     }
 
+    /// Every user of the tenant, page after page.
     pub async fn users(&self, tenant: &str) -> ClientResult<api::UserList> {
         let path = format!("/v1/tenants/{}/users", encode(tenant));
-        self.send(self.request(Method::GET, &path)).await
+        let mut all = api::UserList {
+            items: Vec::new(),
+            next_cursor: None,
+        };
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut request = self.request(Method::GET, &path).query(&[("limit", "1000")]);
+            if let Some(cursor) = &cursor {
+                request = request.query(&[("cursor", cursor)]);
+            }
+            let page: api::UserList = self.send(request).await?;
+            all.items.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(all),
+            }
+        }
     }
 
     pub async fn create_user(

@@ -39,9 +39,20 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json
     }))
 }
 
+/// Query parameters of the user list.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListParams {
+    /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
 #[utoipa::path(
     get, path = "/v1/tenants/{tenant}/users", tag = "users",
-    params(("tenant" = String, Path, description = "Tenant id")),
+    params(("tenant" = String, Path, description = "Tenant id"), UserListParams),
     responses(
         (status = 200, description = "The tenant's users (not the deleted ones); e-mail addresses only for tenant and system admins, and each user's own", body = api::UserList),
         (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
@@ -54,14 +65,40 @@ pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(tenant): ApiPath<String>,
+    super::extract::ApiQuery(params): super::extract::ApiQuery<UserListParams>,
 ) -> ApiResult<Json<api::UserList>> {
     let tenant = visible_tenant(&state, &caller, &tenant).await?;
-    let users = state.store.list_users(&tenant.id).await?;
+    let limit = params.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit: must be between 1 and 1000"));
+    }
+    let after = match params.cursor.as_deref() {
+        None => None,
+        Some(cursor)
+            if cursor.starts_with("usr_")
+                && cursor.len() <= 64
+                && cursor
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            Some(crate::domain::UserId::from_trusted(cursor.to_owned()))
+        }
+        Some(_) => return Err(ApiError::invalid("cursor: not a cursor of this list")),
+    };
+    let mut users = state
+        .store
+        .list_users(&tenant.id, after.as_ref(), limit + 1)
+        .await?;
+    let next_cursor = (users.len() > limit as usize).then(|| {
+        users.truncate(limit as usize);
+        users.last().map(|u| u.id.as_str().to_owned())
+    });
     Ok(Json(api::UserList {
         items: users
             .iter()
             .map(|user| api::UserBody::seen_by(user, &caller.user))
             .collect(),
+        next_cursor: next_cursor.flatten(),
     }))
 }
 

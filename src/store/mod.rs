@@ -251,7 +251,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// A user who was not deleted (deleted users answer `None` everywhere).
     async fn get_user(&self, id: &UserId) -> StoreResult<Option<User>>;
-    async fn list_users(&self, tenant: &TenantId) -> StoreResult<Vec<User>>;
+    /// The tenant's users (not the deleted), by name then id, after the
+    /// user `after` (a page's last), at most `limit` of them.
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>>;
     /// Applies `mutation` (name, e-mail, roles, license, disabled) in one
     /// transaction with its event.
     async fn update_user(&self, id: &UserId, mutation: UserMutation) -> StoreResult<User>;

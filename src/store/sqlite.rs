@@ -1262,13 +1262,24 @@ impl Store for SqliteStore {
         self.read(move |conn| load_user(conn, &id)).await
     }
 
-    async fn list_users(&self, tenant: &TenantId) -> StoreResult<Vec<User>> {
+    async fn list_users(
+        &self,
+        tenant: &TenantId,
+        after: Option<&UserId>,
+        limit: u32,
+    ) -> StoreResult<Vec<User>> {
         let tenant = tenant.as_str().to_owned();
+        let after = after.map(|id| id.as_str().to_owned());
         self.read(move |conn| {
-            let sql = format!("{USER_SELECT} AND tenant_id = $1 ORDER BY name, id");
+            // Keyset on (name, id) along `users_tenant`: the cursor's user is
+            // found by id, so a page never skips or repeats a user.
+            let sql = format!(
+                "{USER_SELECT} AND tenant_id = $1 AND ($2 IS NULL OR (name, id) > \
+                 ((SELECT name FROM users WHERE id = $2), $2)) ORDER BY name, id LIMIT $3"
+            );
             let users = conn
-                .prepare(&sql)?
-                .query_map(params![tenant], user_from_row)?
+                .prepare_cached(&sql)?
+                .query_map(params![tenant, after, i64::from(limit)], user_from_row)?
                 .collect::<Result<_, _>>()?;
             Ok(users)
         })

@@ -405,3 +405,45 @@ async fn every_other_sort_pages_through_every_key_exactly_once() {
         }
     }
 }
+
+/// Issue 8 #15: the user list is paginated like the others: by name, a
+/// page at a time, every user once.
+#[tokio::test]
+async fn the_user_list_pages_by_name_without_skipping_or_repeating() {
+    let app = spawn_app().await;
+    let tenant = app.enabled_tenant("acme").await;
+    for n in 0..7 {
+        app.create_user(&tenant, &format!("user-{n}"), &["viewer"], false)
+            .await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("?limit=3&cursor={c}"),
+            None => "?limit=3".to_owned(),
+        };
+        let page = app
+            .get(&format!("/v1/tenants/{tenant}/users{query}"), &app.admin)
+            .await
+            .expect(200);
+        let items = page.json["items"].as_array().unwrap();
+        assert!(items.len() <= 3);
+        seen.extend(items.iter().map(|u| u["name"].as_str().unwrap().to_owned()));
+        match page.json["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..7).map(|n| format!("user-{n}")).collect();
+    assert_eq!(seen, expected);
+    app.get(&format!("/v1/tenants/{tenant}/users?limit=0"), &app.admin)
+        .await
+        .expect_problem(422, "VALIDATION_FAILED");
+    app.get(
+        &format!("/v1/tenants/{tenant}/users?cursor=nonsense"),
+        &app.admin,
+    )
+    .await
+    .expect_problem(422, "VALIDATION_FAILED");
+}

@@ -315,7 +315,10 @@ fn console_with(keys: Vec<Key>) -> Console {
     console.app.shell.clock = Some(now());
     console.app.on_msg(Msg::Me(Ok(me())));
     console.deliver(Reply::Settings(Ok(settings())));
-    console.deliver(Reply::Users(Ok(api::UserList { items: users() })));
+    console.deliver(Reply::Users(Ok(api::UserList {
+        items: users(),
+        next_cursor: None,
+    })));
     console.deliver(Reply::Events(Ok(api::EventList {
         items: events(),
         next_cursor: None,
