@@ -189,6 +189,15 @@ struct ActivityArgs {
     /// Events held for event streams that have not sent them yet; a stream further behind is closed, and its client resumes.
     #[arg(long, default_value_t = keydesk::store::sqlite::EVENT_BUFFER, env = "KEYDESK_EVENT_STREAM_BUFFER")]
     event_stream_buffer: usize,
+    /// Days of hourly usage kept (the 7-day usage window needs at least 7).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(7..=3650), env = "KEYDESK_USAGE_RETENTION_DAYS")]
+    usage_retention_days: u64,
+    /// Days of audit events kept; 0 keeps them for ever.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=36500), env = "KEYDESK_EVENT_RETENTION_DAYS")]
+    event_retention_days: u64,
+    /// Hours an Idempotency-Key is remembered: a retry within them replays the first answer.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=8760), env = "KEYDESK_IDEMPOTENCY_RETENTION_HOURS")]
+    idempotency_retention_hours: u64,
 }
 
 impl ActivityArgs {
@@ -201,6 +210,12 @@ impl ActivityArgs {
                 failure_min_requests: self.suspicious_failure_min,
             },
             event_stream_buffer: self.event_stream_buffer,
+            retention: keydesk::server::usage::Retention {
+                usage: Duration::from_secs(self.usage_retention_days * 86_400),
+                events: (self.event_retention_days > 0)
+                    .then(|| Duration::from_secs(self.event_retention_days * 86_400)),
+                idempotency: Duration::from_secs(self.idempotency_retention_hours * 3600),
+            },
         }
     }
 }

@@ -100,6 +100,9 @@ const SERVER: &[&str] = &[
     "KEYDESK_SHUTDOWN_TIMEOUT",
     "--metrics-token",
     "--server-timing",
+    "--usage-retention-days",
+    "--event-retention-days",
+    "--idempotency-retention-hours",
     "KEYDESK_METRICS_TOKEN",
 ];
 

@@ -117,8 +117,8 @@ impl AppState {
 
     /// Flags keys as suspicious by `rules` instead of the defaults.
     #[must_use]
-    pub fn with_suspicion(mut self, rules: crate::domain::SuspicionRules) -> Self {
-        self.usage = Arc::new(UsageRecorder::new(rules));
+    pub fn with_activity(mut self, activity: &ActivityConfig) -> Self {
+        self.usage = Arc::new(UsageRecorder::new(activity.suspicion, activity.retention));
         self
     }
 
@@ -446,6 +446,8 @@ pub struct ActivityConfig {
     /// How many committed events are held for event streams that have not
     /// sent them yet; a stream further behind is closed (its client resumes).
     pub event_stream_buffer: usize,
+    /// How long usage, events and idempotency records are kept.
+    pub retention: usage::Retention,
 }
 
 impl Default for ActivityConfig {
@@ -453,6 +455,7 @@ impl Default for ActivityConfig {
         Self {
             suspicion: crate::domain::SuspicionRules::default(),
             event_stream_buffer: crate::store::sqlite::EVENT_BUFFER,
+            retention: usage::Retention::default(),
         }
     }
 }
@@ -764,7 +767,7 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     Ok(Prepared {
         state: AppState::new(store, keyring)
-            .with_suspicion(config.activity.suspicion)
+            .with_activity(&config.activity)
             .with_verify_auth(config.verify_auth)
             .with_observability(config.observability.clone())
             .with_connections(config.connections),

@@ -7,7 +7,9 @@
 //! serves a key's history from the stored rows plus what is still pending.
 //!
 //! Retention: minute rows 48 hours ([`MINUTE_RETENTION`]), hour rows 8 days
-//! ([`HOUR_RETENTION`]); every count is written to both (migration 0003).
+//! by default ([`Retention::usage`], at least 7); every count is written to
+//! both (migration 0003). The same pruning deletes idempotency records and,
+//! when a retention is set for them, events ([`Retention`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -49,7 +51,32 @@ struct Judgments {
 pub struct UsageRecorder {
     pending: Mutex<Pending>,
     rules: SuspicionRules,
+    retention: Retention,
     judgments: Mutex<Judgments>,
+}
+
+/// How long records are kept (`serve --usage-retention-days`,
+/// `--event-retention-days`, `--idempotency-retention-hours`). Past it they
+/// are deleted within [`PRUNE_INTERVAL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Usage hour rows (the 7 d window): 8 days by default, at least 7.
+    pub usage: Duration,
+    /// Audit events; `None` (the default): kept for ever.
+    pub events: Option<Duration>,
+    /// Idempotency records: a retry with the same `Idempotency-Key` within
+    /// this long replays the first answer. 24 hours by default.
+    pub idempotency: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            usage: HOUR_RETENTION,
+            events: None,
+            idempotency: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 /// How often counters are written.
@@ -57,7 +84,8 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// How long minute rows are kept: the 1 h and 24 h windows, the 24 h counts
 /// and the suspicion rules' last hour read them.
 pub const MINUTE_RETENTION: Duration = Duration::from_secs(48 * 3600);
-/// How long hour rows are kept: the 7 d window and the suspicion baseline read them.
+/// How long hour rows are kept by default: the 7 d window and the suspicion
+/// baseline read them.
 pub const HOUR_RETENTION: Duration = Duration::from_secs(8 * 24 * 3600);
 /// How often rows past their retention are deleted.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
@@ -75,9 +103,10 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl UsageRecorder {
     /// A recorder that flags keys by `rules`.
     #[must_use]
-    pub fn new(rules: SuspicionRules) -> Self {
+    pub fn new(rules: SuspicionRules, retention: Retention) -> Self {
         Self {
             rules,
+            retention,
             ..Self::default()
         }
     }
@@ -271,11 +300,31 @@ impl UsageRecorder {
         }
         let minute = now.timestamp().div_euclid(60);
         let before_minute = minute - retention_minutes(MINUTE_RETENTION);
-        let before_hour = (minute - retention_minutes(HOUR_RETENTION)).div_euclid(60);
+        let before_hour = (minute - retention_minutes(self.retention.usage)).div_euclid(60);
         match store.prune_usage(before_minute, before_hour).await {
             Ok(0) => {}
             Ok(rows) => tracing::debug!(rows, "deleted usage rows past their retention"),
             Err(err) => tracing::warn!(error = %err, "deleting old usage rows failed"),
+        }
+        let ago = |retention: Duration| {
+            chrono::Duration::from_std(retention)
+                .ok()
+                .and_then(|retention| now.checked_sub_signed(retention))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        };
+        let events_before = self.retention.events.map(ago);
+        match store
+            .prune_records(events_before, ago(self.retention.idempotency))
+            .await
+        {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(
+                rows,
+                "deleted events and idempotency records past their retention"
+            ),
+            Err(err) => {
+                tracing::warn!(error = %err, "deleting old events and idempotency records failed")
+            }
         }
     }
 
@@ -514,7 +563,7 @@ mod tests {
     #[tokio::test]
     async fn a_spike_is_judged_against_the_keys_own_baseline_from_the_hour_rows() {
         let (_dir, store, key) = store_with_key().await;
-        let recorder = UsageRecorder::new(SuspicionRules::default());
+        let recorder = UsageRecorder::new(SuspicionRules::default(), Retention::default());
         // 24 hours at 20 an hour, ending 3 hours ago: the baseline (the
         // minute rows are there too, but the baseline reads the hour rows).
         for hours_ago in 3..27 {

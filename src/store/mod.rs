@@ -352,6 +352,13 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes minute rows before unix minute `before_minute` and hour rows
     /// before unix hour `before_hour`; returns how many rows went.
     async fn prune_usage(&self, before_minute: i64, before_hour: i64) -> StoreResult<u64>;
+    /// Deletes idempotency records made before `idempotency_before`, and
+    /// events before `events_before` (`None`: events are kept for ever).
+    async fn prune_records(
+        &self,
+        events_before: Option<chrono::DateTime<chrono::Utc>>,
+        idempotency_before: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64>;
     /// Events of `tenant` with an id above `after`, oldest first, at most `limit`.
     async fn events_after(
         &self,

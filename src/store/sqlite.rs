@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("migrations/0006_sort_indexes.sql")),
     (7, include_str!("migrations/0007_pepper_fingerprint.sql")),
     (8, include_str!("migrations/0008_user_states.sql")),
+    (9, include_str!("migrations/0009_retention.sql")),
 ];
 
 /// Idle reader connections kept open.
@@ -1790,6 +1791,39 @@ impl Store for SqliteStore {
             Ok(activity)
         })
         .await
+    }
+
+    async fn prune_records(
+        &self,
+        events_before: Option<DateTime<Utc>>,
+        idempotency_before: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut deleted = 0;
+        let mut batches: Vec<(&'static str, i64)> = vec![(
+            "idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < $1 LIMIT 5000)",
+            millis(idempotency_before),
+        )];
+        if let Some(before) = events_before {
+            batches.push((
+                "events WHERE id IN (SELECT id FROM events WHERE at < $1 LIMIT 5000)",
+                millis(before),
+            ));
+        }
+        for (target, before) in batches {
+            // In batches, so a first prune of a large backlog never holds the
+            // writer for long.
+            loop {
+                let sql = format!("DELETE FROM {target}");
+                let n = self
+                    .write(move |tx| Ok(tx.execute(&sql, params![before])?))
+                    .await?;
+                deleted += n as u64;
+                if n < 5000 {
+                    break;
+                }
+            }
+        }
+        Ok(deleted)
     }
 
     async fn prune_usage(&self, before_minute: i64, before_hour: i64) -> StoreResult<u64> {

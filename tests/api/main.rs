@@ -53,6 +53,7 @@ mod bulk;
 mod lookup;
 mod names;
 mod observability;
+mod retention;
 mod rotation;
 // Issue 8: bound verification, verifier tokens, quiet refusals, rate limits.
 mod verification;
