@@ -142,8 +142,11 @@ pub struct KeyList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
+    /// 1–100 characters, one line, at least one visible.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 1000)]
     pub description: String,
     /// A subset of the tenant's `scopes`.
     #[serde(default)]
@@ -161,8 +164,10 @@ pub struct CreateKey {
 #[serde(deny_unknown_fields)]
 pub struct UpdateKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// Refused with `SCOPES_FIXED` when the tenant's `scopes_editable` is false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,9 +206,11 @@ pub struct UpdateKey {
 pub struct DuplicateKey {
     /// The copy's name, instead of the source's name suffixed with " (copy)".
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     /// The copy's description, instead of the source's.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
 }
 
@@ -294,14 +301,16 @@ pub struct UpdateSettings {
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<u32>)]
+    /// 1 to 3650; `null` lifts the limit.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 3650)]
     pub max_expiry_days: Option<Option<u32>>,
     #[serde(
         default,
         deserialize_with = "double_option",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<u32>)]
+    /// 1 to 100000; `null` lifts the limit.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 100_000)]
     pub max_keys_per_user: Option<Option<u32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_creators: Option<KeyCreators>,
@@ -312,9 +321,13 @@ pub struct UpdateSettings {
     /// Switching to `never` also erases every stored (encrypted) secret of the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_retrieval: Option<SecretRetrieval>,
+    /// 1–16 of a-z and 0-9, starting with a letter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 16, pattern = r"^[a-z][a-z0-9]{0,15}$")]
     pub key_prefix: Option<String>,
+    /// At most 200 scopes, each 1–64 of a-z, 0-9 and `: . _ - * /`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 200)]
     pub scopes: Option<Vec<String>>,
     /// The default rate limit of the tenant's keys; `null` lifts it. A key's
     /// own limit wins.
@@ -358,8 +371,10 @@ pub struct TenantList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
-    /// A slug: 2–63 of a-z, 0-9 and '-'.
+    /// A slug: 2–63 of a-z, 0-9 and '-', starting with a letter.
+    #[schema(min_length = 2, max_length = 63, pattern = r"^[a-z][a-z0-9-]{1,62}$")]
     pub id: String,
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// Settings that differ from the defaults.
     #[serde(default)]
@@ -454,7 +469,9 @@ pub struct UserList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
+    #[schema(min_length = 3, max_length = 254, pattern = r"^[^@\s]+@[^@\s]+$")]
     pub email: String,
     #[serde(default)]
     pub roles: Vec<Role>,
@@ -467,8 +484,10 @@ pub struct CreateUser {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 3, max_length = 254, pattern = r"^[^@\s]+@[^@\s]+$")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<Role>>,
@@ -723,6 +742,7 @@ pub struct UsageBucketBody {
 pub struct RegenerateKey {
     /// 0 to 604800 (7 days). 0: the old secret stops at once; more: both
     /// secrets verify until `rotating_until`.
+    #[schema(minimum = 0, maximum = 604_800)]
     pub grace_seconds: u32,
 }
 

@@ -72,7 +72,29 @@ impl utoipa::Modify for CommonResponses {
     }
 }
 
+/// A tenant id, as every `{tenant}` in a path takes it.
+const TENANT_PATTERN: &str = "^[a-z][a-z0-9-]{1,62}$";
+
+/// `{tenant}` in a path is a tenant id: the document says its format.
+fn describe_tenant_parameter(operation: &mut Operation) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if parameter.parameter_in == ParameterIn::Path && parameter.name == "tenant" {
+            parameter.schema = Some(RefOr::T(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(2))
+                    .max_length(Some(63))
+                    .pattern(Some(TENANT_PATTERN))
+                    .into(),
+            ));
+        }
+    }
+}
+
 fn add_common(operation: &mut Operation) {
+    describe_tenant_parameter(operation);
     let secured = operation
         .security
         .as_ref()

@@ -234,3 +234,38 @@ async fn every_operation_documents_the_statuses_it_can_answer_whatever_its_handl
         .await
         .expect_problem(412, "PRECONDITION_FAILED");
 }
+
+/// Issue 8 #14: request constraints are in the schema, so a fuzzer's
+/// schema-valid request is one the server can accept.
+#[tokio::test]
+async fn request_bodies_and_paths_say_their_constraints() {
+    let app = spawn_app().await;
+    let document = app
+        .send(app.request(Method::GET, "/openapi.json", None))
+        .await
+        .expect(200)
+        .json;
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(schemas["CreateKey"]["properties"]["name"]["maxLength"], 100);
+    assert_eq!(
+        schemas["CreateKey"]["properties"]["description"]["maxLength"],
+        1000
+    );
+    assert_eq!(schemas["CreateTenant"]["properties"]["id"]["maxLength"], 63);
+    assert_eq!(
+        schemas["RegenerateKey"]["properties"]["grace_seconds"]["maximum"],
+        604_800
+    );
+    assert_eq!(
+        schemas["CreateUser"]["properties"]["email"]["maxLength"],
+        254
+    );
+    let tenant = document["paths"]["/v1/tenants/{tenant}/keys"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "tenant")
+        .unwrap()
+        .clone();
+    assert_eq!(tenant["schema"]["pattern"], "^[a-z][a-z0-9-]{1,62}$");
+}
