@@ -87,6 +87,16 @@ impl AppState {
         self.usage = Arc::new(UsageRecorder::new(rules));
         self
     }
+
+    /// With `false`, verifications are not counted at all (no usage
+    /// history, no last use, no suspicion): `--usage-history off`.
+    #[must_use]
+    pub fn with_usage_history(mut self, on: bool) -> Self {
+        if !on {
+            self.usage = Arc::new(UsageRecorder::off());
+        }
+        self
+    }
 }
 
 impl AppState {
@@ -318,10 +328,14 @@ pub struct ServeConfig {
     pub activity: ActivityConfig,
 }
 
-/// How `keydesk serve` judges usage and feeds live consoles (the
-/// `--suspicious-*` and `--event-stream-buffer` options; defaults in README).
+/// How `keydesk serve` counts usage, judges it and feeds live consoles (the
+/// `--usage-history`, `--suspicious-*` and `--event-stream-buffer` options;
+/// defaults in README).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ActivityConfig {
+    /// Count verifications per key and minute (on by default); off, no
+    /// usage, last use or suspicion is recorded.
+    pub usage_history: bool,
     /// When a key is flagged suspicious.
     pub suspicion: crate::domain::SuspicionRules,
     /// How many committed events are held for event streams that have not
@@ -332,6 +346,7 @@ pub struct ActivityConfig {
 impl Default for ActivityConfig {
     fn default() -> Self {
         Self {
+            usage_history: true,
             suspicion: crate::domain::SuspicionRules::default(),
             event_stream_buffer: crate::store::sqlite::EVENT_BUFFER,
         }
@@ -503,7 +518,9 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     Ok(Prepared {
-        state: AppState::new(store, keyring).with_suspicion(config.activity.suspicion),
+        state: AppState::new(store, keyring)
+            .with_suspicion(config.activity.suspicion)
+            .with_usage_history(config.activity.usage_history),
         listener,
         bootstrap_token,
     })

@@ -8,6 +8,11 @@
 //!
 //! Retention: minute rows 48 hours ([`MINUTE_RETENTION`]), hour rows 8 days
 //! ([`HOUR_RETENTION`]); every count is written to both (migration 0003).
+//!
+//! `keydesk serve --usage-history off` switches the counting off
+//! ([`UsageRecorder::off`]): verifications then leave no usage rows, no
+//! `last_used_at` and no suspicion flags. It exists so the cost of usage
+//! history on the verification path can be measured (bench/run.sh).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -50,6 +55,8 @@ pub struct UsageRecorder {
     pending: Mutex<Pending>,
     rules: SuspicionRules,
     judgments: Mutex<Judgments>,
+    /// Usage history switched off: [`UsageRecorder::record`] counts nothing.
+    switched_off: bool,
 }
 
 /// How often counters are written.
@@ -81,12 +88,24 @@ impl UsageRecorder {
         }
     }
 
+    /// A recorder that counts nothing (`--usage-history off`).
+    #[must_use]
+    pub fn off() -> Self {
+        Self {
+            switched_off: true,
+            ..Self::default()
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         lock(&self.pending)
     }
 
     /// Counts one verification of `key` with `outcome` (a verify code).
     pub fn record(&self, key: &KeyId, outcome: &'static str, now: DateTime<Utc>) {
+        if self.switched_off {
+            return;
+        }
         let bucket = UsageBucket {
             key_id: key.clone(),
             minute: now.timestamp().div_euclid(60),
