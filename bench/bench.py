@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""keydesk benchmarks: verification throughput/latency (A) and the key list
-on a tenant with 100,000 keys (B).
+"""keydesk benchmarks: verification throughput/latency (A), the key list on
+a tenant with 100,000 keys (B), the console on it (C), and the incident
+benchmarks of issue 7: the cost of usage history on verification (D), revoke
+keypress to the first failing verification (E), lookup by secret on 100,000
+keys (F) and the event stream to 50 consoles under 100 mutations a second (G).
 
 Run it through bench/run.sh, which installs wrk and builds the release
 binaries first. This script:
@@ -18,8 +21,17 @@ binaries first. This script:
 5. B: requests list pages over one keep-alive connection and reads the
    `server-timing: app;dur=<ms>` header of each answer, plus the time the
    client saw;
-6. prints the summary tables, writes them as JSON under target/bench/, and
-   stops the server.
+6. C: runs examples/console_bench against the same server;
+7. D: starts two more servers, one with `--usage-history on` and one with
+   `--usage-history off`, seeds each, and runs the same wrk load against
+   them in interleaved rounds (the order flips every round);
+8. E, F, G: runs examples/incident_bench (revoke, lookup, stream) against
+   the first server;
+9. prints the summary tables, writes them as JSON under target/bench/, and
+   stops the servers.
+
+`--only usage,revoke,lookup,stream` (or `--only incident`, the same four)
+runs just those; see --help for every option.
 
 Only the Python standard library is used. Every request goes to 127.0.0.1.
 """
@@ -51,6 +63,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_BIN = ROOT / "target" / "release" / "keydesk"
 SEED_BIN = ROOT / "target" / "release" / "examples" / "bench_seed"
+INCIDENT_BIN = ROOT / "target" / "release" / "examples" / "incident_bench"
 WRK_LUA = ROOT / "bench" / "wrk.lua"
 TENANT = "bench"
 
@@ -60,6 +73,11 @@ TARGET_VERIFY_P99_MS = 2.0  # at 32 connections
 TARGET_VERIFY_P99_CONNS = 32
 TARGET_FIRST_PAGE_MS = 20.0  # server-side
 TARGET_SEARCH_MS = 50.0  # server-side
+TARGET_USAGE_DROP = 0.05  # verify throughput with usage history on may fall at most 5 % below off
+
+# Benchmarks by name (--only): A-C as before, D-G from issue 7.
+BENCHMARKS = ("verify", "lists", "console", "usage", "revoke", "lookup", "stream")
+INCIDENT = ("usage", "revoke", "lookup", "stream")
 
 
 def log(message: str) -> None:
@@ -129,7 +147,7 @@ class Client:
 
 
 class Server:
-    def __init__(self, workdir: Path, port: int, token: str, pepper: str):
+    def __init__(self, workdir: Path, port: int, token: str, pepper: str, extra: tuple = ()):
         self.workdir = workdir
         self.port = port
         self.log_path = workdir / "server.log"
@@ -141,7 +159,13 @@ class Server:
             # B reads the server's own time from Server-Timing (off by default).
             KEYDESK_SERVER_TIMING="true",
         )
-        for var in ("KEYDESK_DATABASE", "KEYDESK_PEPPER_FILE", "KEYDESK_LISTEN", "KEYDESK_DATA_DIR"):
+        for var in (
+            "KEYDESK_DATABASE",
+            "KEYDESK_PEPPER_FILE",
+            "KEYDESK_LISTEN",
+            "KEYDESK_DATA_DIR",
+            "KEYDESK_USAGE_HISTORY",
+        ):
             env.pop(var, None)
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
@@ -152,13 +176,14 @@ class Server:
                 f"127.0.0.1:{port}",
                 "--data-dir",
                 str(workdir),
+                *extra,
             ],
             env=env,
             stdout=self.log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        log(f"server pid {self.proc.pid} on 127.0.0.1:{port}, data in {workdir}")
+        log(f"server pid {self.proc.pid} on 127.0.0.1:{port}, data in {workdir} {' '.join(extra)}".rstrip())
 
     def wait_ready(self, seconds: float = 30.0) -> None:
         deadline = time.monotonic() + seconds
@@ -611,6 +636,28 @@ def summary_tables(results: dict) -> str:
         f"keydesk benchmarks, {meta['date']}, {meta['cpus']} CPUs ({meta['cpu_model']}), "
         f"commit {meta['commit']}"
     )
+    if results["verify"]["rows"]:
+        lines.extend(verify_table(results, meta))
+    if results["lists"]["runs"]:
+        lines.extend(lists_table(results))
+    for key, table in (
+        ("usage", usage_table),
+        ("revoke", revoke_table),
+        ("lookup", lookup_table),
+        ("stream", stream_table),
+    ):
+        if key in results:
+            lines.extend(table(results[key], meta))
+    lines.append("")
+    lines.append("Targets")
+    lines.append("")
+    for check in results["targets"]:
+        lines.append(f"- [{'met' if check['met'] else 'MISSED'}] {check['what']}: {check['measured']}")
+    return "\n".join(lines)
+
+
+def verify_table(results: dict, meta: dict) -> list[str]:
+    lines = []
     lines.append("")
     lines.append(
         f"A. Verification (wrk -t{meta['wrk_threads']}, {meta['duration_s']} s per run, "
@@ -630,6 +677,11 @@ def summary_tables(results: dict) -> str:
             f"{fmt_ms(r['p99_us_worst'])} | {fmt_ms(r['max_us'])} | {r['errors']} | "
             f"{r['other_cores_max']:.2f} ({r['disturbed_rounds']}) | {codes} |"
         )
+    return lines
+
+
+def lists_table(results: dict) -> list[str]:
+    lines = []
     lines.append("")
     lines.append(
         f"B. Key list, tenant with {results['seed']['keys']} keys "
@@ -651,16 +703,130 @@ def summary_tables(results: dict) -> str:
             f"{r['server_p95_ms']:.2f} | {r['server_max_ms']:.2f} | {r['client_p50_ms']:.2f} | "
             f"{r['client_p95_ms']:.2f} | {target} |"
         )
+    return lines
+
+
+def usage_table(usage: dict, meta: dict) -> list[str]:
+    aa = " CALIBRATION (--usage-aa): both servers have usage history OFF;" if usage.get("aa") else ""
+    lines = ["", (
+        f"D.{aa} Usage history on vs off (two servers, same seeding, {usage['keys']} keys each; wrk -t{meta['wrk_threads']}, "
+        f"{meta['duration_s']} s per run, {usage['rounds']} interleaved rounds, order flipped every round; "
+        "'on / off' is the median of per-round ratios)"
+    ), ""]
+    lines.append(
+        "| load | conns | req/s on | req/s off | on / off | worst round | server CPU us/req on | off | p99 ms on | off | errors | other load (disturbed rounds) |"
+    )
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in usage["rows"]:
+        lines.append(
+            f"| {r['label']} | {r['connections']} | {r['rps_on']:.0f} | {r['rps_off']:.0f} | {r['ratio']:.3f} | "
+            f"{r['ratio_worst']:.3f} | {r['cpu_on']:.1f} | {r['cpu_off']:.1f} | {fmt_ms(r['p99_on'])} | "
+            f"{fmt_ms(r['p99_off'])} | {r['errors']} | {r['other_cores_max']:.2f} ({r['disturbed_rounds']}) |"
+        )
+    rec = usage["recorded"]
     lines.append("")
-    lines.append("Targets")
+    lines.append(
+        f"Usage of the first key afterwards (GET .../usage?window=1h, successes): on {rec['on']}, off {rec['off']}."
+    )
+    return lines
+
+
+def stats_cells(s: dict, keys=("p50", "p90", "p99", "max")) -> str:
+    return " | ".join(f"{s[k]:.3f}" for k in keys)
+
+
+def revoke_table(revoke: dict, meta: dict) -> list[str]:
+    lines = ["", (
+        f"E. Revoke to the first failing verification ({revoke['runs']} runs each, alternating; "
+        f"{revoke['verifiers']} verifier loops on the key's secret; ms; other load during it: "
+        f"{revoke.get('other_cores_during', 0):.2f} cores)"
+    ), ""]
+    lines.append("| from | to | p50 | p90 | p99 | max |")
+    lines.append("|---|---|---:|---:|---:|---:|")
+    for label, to, key in (
+        ("console: `r` keypress (then `y`)", "first non-VALID answer", "console_to_failure_ms"),
+        ("console: `r` keypress (then `y`)", "revoke answered, handled by the console", "console_to_answer_ms"),
+        ("client: revoke request sent", "first non-VALID answer", "client_to_failure_ms"),
+        ("client: revoke request sent", "revoke answered", "client_to_answer_ms"),
+    ):
+        lines.append(f"| {label} | {to} | {stats_cells(revoke[key])} |")
     lines.append("")
-    for check in results["targets"]:
-        lines.append(f"- [{'met' if check['met'] else 'MISSED'}] {check['what']}: {check['measured']}")
-    return "\n".join(lines)
+    lines.append(
+        f"VALID answers to verifications sent after the revoke was answered: {revoke['valid_after_answer']}; "
+        f"first failing codes: {revoke['failure_codes']}."
+    )
+    return lines
+
+
+def lookup_table(lookup: dict, meta: dict) -> list[str]:
+    lines = ["", (
+        f"F. Lookup by secret on {lookup.get('tenant_keys', '?')} keys ({lookup['secrets']} secrets x "
+        f"{lookup['passes']} passes, interleaved with verify of the same secrets, one request at a time; ms; "
+        f"other load during it: {lookup.get('other_cores_during', 0):.2f} cores)"
+    ), ""]
+    lines.append("| request | n | p50 | p90 | p99 | max |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for label, key in (("POST /v1/keys/lookup", "lookup_ms"), ("POST /v1/verify (baseline)", "verify_ms")):
+        lines.append(f"| {label} | {lookup[key]['n']} | {stats_cells(lookup[key])} |")
+    lines.append("")
+    lines.append(f"lookup p50 / verify p50: {lookup['p50_ratio']:.1f}x")
+    return lines
+
+
+def stream_table(stream: dict, meta: dict) -> list[str]:
+    lines = ["", (
+        f"G. Event stream: {stream['clients']} clients, {stream['writers']} writers editing keys at "
+        f"{stream['target_rate']}/s for {stream['seconds']} s (ms; negative: the event arrived before the "
+        f"mutation's answer; other load during it: {stream.get('other_cores_during', 0):.2f} cores)"
+    ), ""]
+    lines.append(
+        f"Writers: {stream['mutations_ok']} of {stream['mutations']} mutations answered OK, achieved "
+        f"{stream['achieved_rate']:.1f}/s against {stream['target_rate']}/s. Deliveries "
+        f"{stream['deliveries']} of {stream['expected_deliveries']}: lost {stream['lost']}, duplicates "
+        f"{stream['duplicates']}, stream reconnects {stream['reconnects']}."
+    )
+    lines.append("")
+    lines.append("| latency | p50 | p90 | p99 | max |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for label, key in (
+        ("delivery, from the mutation's answer", "delivery_from_answer_ms"),
+        ("delivery, from the mutation's request", "delivery_from_send_ms"),
+        ("mutation, request to answer", "mutation_ms"),
+    ):
+        lines.append(f"| {label} | {stats_cells(stream[key])} |")
+    return lines
 
 
 def target_checks(results: dict) -> list[dict]:
     checks = []
+    usage_rows = [] if results.get("usage", {}).get("aa") else results.get("usage", {}).get("rows", [])
+    for r in usage_rows:
+        checks.append(
+            {
+                "what": f"usage history on: verify throughput ({r['label']}, {r['connections']} conns) "
+                f"at most {TARGET_USAGE_DROP:.0%} below off",
+                "measured": f"on / off {r['ratio']:.3f} (median of {r['rounds']} rounds; worst round {r['ratio_worst']:.3f})",
+                "met": r["ratio"] >= 1 - TARGET_USAGE_DROP,
+            }
+        )
+    if "usage" in results and not results["usage"].get("aa"):
+        rec = results["usage"]["recorded"]
+        checks.append(
+            {
+                "what": "usage history off records nothing, on records",
+                "measured": f"successes in the first key's last hour: on {rec['on']}, off {rec['off']}",
+                "met": rec["on"] > 0 and rec["off"] == 0,
+            }
+        )
+    if "stream" in results:
+        st = results["stream"]
+        checks.append(
+            {
+                "what": f"event stream: no event lost ({st['clients']} clients, {st['target_rate']} mutations/s)",
+                "measured": f"lost {st['lost']} of {st['expected_deliveries']}, achieved {st['achieved_rate']:.1f}/s",
+                "met": st["lost"] == 0,
+            }
+        )
     rows = results["verify"]["rows"]
     for r in rows:
         if r["label"] == "verify":
@@ -736,6 +902,178 @@ def bench_console(port: int, token: str) -> dict:
     return {"output": done.stdout + done.stderr, "status": done.returncode}
 
 
+def bench_usage(token: str, pepper: str, args) -> dict:
+    """D: verify throughput with usage history on against off. Two servers of
+    their own, the same binary and seeding, only `--usage-history` differs,
+    so rounds alternate between them without restarts; the order within a
+    round flips every round, so drift cancels in the median of ratios."""
+    servers: dict[str, Server] = {}
+    secrets_of: dict[str, list[str]] = {}
+    try:
+        for mode in ("on", "off"):
+            workdir = Path(tempfile.mkdtemp(prefix=f"keydesk-bench-usage-{mode}-"))
+            # --usage-aa: both off, to see how far apart two equal servers measure.
+            flag = "off" if args.usage_aa else mode
+            servers[mode] = Server(workdir, free_port(), token, pepper, ("--usage-history", flag))
+        for mode, server in servers.items():
+            server.wait_ready()
+            create_tenant_and_users(Client(server.port, token))
+            _, secrets_of[mode] = seed(server.workdir, pepper, args.usage_keys, valid=min(100, args.usage_keys))
+            status, answer, _, _ = Client(server.port).request("POST", "/v1/verify", {"key": secrets_of[mode][0]})
+            if status != 200 or not answer.get("valid"):
+                raise RuntimeError(f"usage {mode}: the seeded secret does not verify: {status} {answer}")
+        meters = {mode: CpuMeter(server.proc.pid) for mode, server in servers.items()}
+
+        def load(mode: str, label: str) -> dict:
+            server = servers[mode]
+            if label == "verify":
+                return {"KEYDESK_BENCH_BODY": json.dumps({"key": secrets_of[mode][0]})}
+            return {"KEYDESK_BENCH_KEYS_FILE": str(server.workdir / "secrets.txt")}
+
+        labels = ("verify", "verify-100-keys")
+        log(f"D: warm-up, 2 s per server and load at {args.usage_connections[-1]} connections")
+        for mode in servers:
+            for label in labels:
+                run_wrk(servers[mode].port, "/v1/verify", args.usage_connections[-1], 2, args.threads, load(mode, label))
+
+        runs = []
+        for round_no in range(1, args.usage_rounds + 1):
+            other = meters["on"].wait_quiet(args.quiet_cores, args.quiet_wait)
+            order = ("on", "off") if round_no % 2 else ("off", "on")
+            log(f"D: round {round_no}/{args.usage_rounds}, {order[0]} first (other load before it: {other:.2f} cores)")
+            for conns in args.usage_connections:
+                for label in labels:
+                    for attempt in range(1, args.retries + 2):
+                        pair = []
+                        for mode in order:
+                            server, meter = servers[mode], meters[mode]
+                            probe = Client(server.port)
+                            before = verify_counters(probe)
+                            cpu_before = meter.sample()
+                            result = run_wrk(server.port, "/v1/verify", conns, args.duration, args.threads, load(mode, label))
+                            cpu = meter.between(cpu_before, meter.sample())
+                            after = verify_counters(probe)
+                            delta = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+                            result.update(mode=mode, label=label, round=round_no, cpu=cpu)
+                            result["server_cpu_us_per_req"] = cpu["server_cpu_s"] * 1e6 / max(result["requests"], 1)
+                            result["verify_codes"] = {k: v for k, v in delta.items() if v}
+                            if delta.get("VALID", 0) < result["requests"] or len(result["verify_codes"]) > 1:
+                                log(f"WARNING usage {mode} {label}: {delta} for {result['requests']} requests")
+                            log(
+                                f"D round {round_no} usage {mode:<3} {label:<16} c={conns:<3} {result['rps']:>8.0f} req/s  "
+                                f"p99 {result['p99_us'] / 1000:.3f} ms  server {result['server_cpu_us_per_req']:.1f} us CPU/req  "
+                                f"other load {cpu['other_cores']:.2f} cores"
+                            )
+                            pair.append(result)
+                        disturbed = any(r["cpu"]["other_cores"] > args.quiet_cores for r in pair)
+                        if not disturbed or attempt > args.retries:
+                            for r in pair:
+                                r["disturbed"] = disturbed
+                            runs.extend(pair)
+                            break
+                        log("other work ran during that pair; waiting for quiet and repeating it")
+                        meters["on"].wait_quiet(args.quiet_cores, args.quiet_wait)
+
+        rows = []
+        for conns in args.usage_connections:
+            for label in labels:
+                by_round = {}
+                for r in runs:
+                    if r["label"] == label and r["connections"] == conns:
+                        by_round.setdefault(r["round"], {})[r["mode"]] = r
+                pairs = [p for p in by_round.values() if "on" in p and "off" in p]
+                ratios = [p["on"]["rps"] / p["off"]["rps"] for p in pairs]
+                group = [r for p in pairs for r in p.values()]
+                rows.append(
+                    {
+                        "label": label,
+                        "connections": conns,
+                        "rounds": len(pairs),
+                        "ratio": median(ratios),
+                        "ratio_worst": min(ratios),
+                        "ratios": ratios,
+                        "cpu_ratio": median([p["on"]["server_cpu_us_per_req"] / p["off"]["server_cpu_us_per_req"] for p in pairs]),
+                        "rps_on": median([p["on"]["rps"] for p in pairs]),
+                        "rps_off": median([p["off"]["rps"] for p in pairs]),
+                        "cpu_on": median([p["on"]["server_cpu_us_per_req"] for p in pairs]),
+                        "cpu_off": median([p["off"]["server_cpu_us_per_req"] for p in pairs]),
+                        "p99_on": median([p["on"]["p99_us"] for p in pairs]),
+                        "p99_off": median([p["off"]["p99_us"] for p in pairs]),
+                        "errors": sum(r["errors"] for r in group),
+                        "other_cores_max": max(r["cpu"]["other_cores"] for r in group),
+                        "disturbed_rounds": sum(1 for p in pairs if p["on"].get("disturbed")),
+                    }
+                )
+
+        # What each server recorded for its first key (pending counts included).
+        recorded = {}
+        for mode, server in servers.items():
+            admin = Client(server.port, token)
+            key = admin.ok("POST", "/v1/keys/lookup", {"secret": secrets_of[mode][0]})["key"]
+            history = admin.ok("GET", f"/v1/tenants/{TENANT}/keys/{key['id']}/usage?window=1h")
+            recorded[mode] = sum(bucket["valid"] for bucket in history["buckets"])
+        log(f"D: usage recorded for the first key: {recorded}")
+        return {
+            "rows": rows,
+            "runs": runs,
+            "recorded": recorded,
+            "keys": args.usage_keys,
+            "rounds": args.usage_rounds,
+            "aa": args.usage_aa,
+        }
+    finally:
+        for server in servers.values():
+            server.stop()
+            if args.keep:
+                log(f"kept {server.workdir}")
+            else:
+                shutil.rmtree(server.workdir, ignore_errors=True)
+
+
+def run_incident(command: str, port: int, token: str, options: list[str], timeout: float) -> dict:
+    """E, F, G: one subcommand of examples/incident_bench; its summary goes
+    to the log, its JSON line is the result."""
+    env = dict(os.environ, KEYDESK_TOKEN=token)
+    done = subprocess.run(
+        [str(INCIDENT_BIN), command, "--server", f"http://127.0.0.1:{port}", *options],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    for line in done.stderr.rstrip().splitlines():
+        log(line)
+    if done.returncode != 0:
+        raise RuntimeError(f"incident_bench {command} failed ({done.returncode}): {done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def selected_benchmarks(args) -> list[str]:
+    if args.only:
+        chosen = []
+        for name in (n.strip() for n in args.only.split(",")):
+            if not name:
+                continue
+            names = INCIDENT if name == "incident" else (name,)
+            for n in names:
+                if n not in BENCHMARKS:
+                    raise SystemExit(f"--only: unknown benchmark {n!r} (one of {', '.join(BENCHMARKS)}, incident)")
+                if n not in chosen:
+                    chosen.append(n)
+        return chosen
+    skipped = set()
+    if args.skip_verify:
+        skipped.add("verify")
+    if args.skip_lists:
+        skipped.add("lists")
+    if args.skip_console:
+        skipped.add("console")
+    if args.skip_incident:
+        skipped.update(INCIDENT)
+    return [b for b in BENCHMARKS if b not in skipped]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", type=int, default=100_000, help="keys to seed (default 100000)")
@@ -771,19 +1109,53 @@ def main() -> int:
     parser.add_argument("--list-requests", type=int, default=50, help="timed requests per list query (default 50)")
     parser.add_argument("--list-warmup", type=int, default=3, help="untimed requests per list query first (default 3)")
     parser.add_argument("--deep-offset", type=int, default=50_000, help="how deep the deep-page cursor is (default 50000)")
-    parser.add_argument("--skip-verify", action="store_true", help="run only benchmark B")
+    parser.add_argument("--skip-verify", action="store_true", help="skip benchmark A (verification)")
     parser.add_argument("--skip-lists", action="store_true", help="skip benchmark B (key list)")
     parser.add_argument("--skip-console", action="store_true", help="skip benchmark C (console)")
+    parser.add_argument("--skip-incident", action="store_true", help="skip benchmarks D-G (issue 7)")
+    parser.add_argument(
+        "--only",
+        metavar="LIST",
+        help="run only these, comma-separated: verify (A), lists (B), console (C), usage (D), revoke (E), "
+        "lookup (F), stream (G); 'incident' stands for usage,revoke,lookup,stream",
+    )
+    parser.add_argument("--usage-rounds", type=int, default=5, help="D: interleaved on/off rounds (default 5)")
+    parser.add_argument(
+        "--usage-connections", default="32", help="D: comma-separated wrk connection counts (default 32)"
+    )
+    parser.add_argument("--usage-keys", type=int, default=1000, help="D: keys seeded into each of its servers (default 1000)")
+    parser.add_argument(
+        "--usage-aa",
+        action="store_true",
+        help="D as a calibration: both servers with usage history off (the 'on' column is then off too)",
+    )
+    parser.add_argument("--revoke-runs", type=int, default=50, help="E: runs through the console, and as many by the client alone (default 50)")
+    parser.add_argument("--revoke-verifiers", type=int, default=2, help="E: verifier loops hammering the key's secret (default 2)")
+    parser.add_argument("--lookup-passes", type=int, default=10, help="F: timed passes over the 100 seeded secrets (default 10)")
+    parser.add_argument("--stream-clients", type=int, default=50, help="G: event stream clients (default 50)")
+    parser.add_argument("--stream-rate", type=int, default=100, help="G: mutations a second (default 100)")
+    parser.add_argument("--stream-seconds", type=int, default=20, help="G: how long the writers write (default 20)")
+    parser.add_argument("--stream-writers", type=int, default=4, help="G: writer tasks, one key and one request at a time each (default 4)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     parser.add_argument("--out", default=str(ROOT / "target" / "bench"), help="where results-*.json/md go")
     args = parser.parse_args()
+    # Stopped by a signal, still stop the servers and remove their directories
+    # (the `finally` below); SIGINT is ignored in a shell's background jobs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args.connections = [int(c) for c in args.connections.split(",") if c.strip()]
+    args.usage_connections = [int(c) for c in args.usage_connections.split(",") if c.strip()]
+    selected = selected_benchmarks(args)
+    log(f"benchmarks: {', '.join(selected)}")
 
-    for binary in (SERVER_BIN, SEED_BIN):
+    needed = [SERVER_BIN, SEED_BIN]
+    if {"revoke", "lookup", "stream"} & set(selected):
+        needed.append(INCIDENT_BIN)
+    for binary in needed:
         if not binary.exists():
             print(f"missing {binary}: run bench/run.sh (it builds them)", file=sys.stderr)
             return 2
-    if not args.skip_verify and shutil.which("wrk") is None:
+    if {"verify", "usage"} & set(selected) and shutil.which("wrk") is None:
         print("wrk is not installed: run bench/run.sh (it installs it)", file=sys.stderr)
         return 2
 
@@ -801,22 +1173,37 @@ def main() -> int:
             "duration_s": args.duration,
             "rounds": args.rounds,
             "commit": git_commit(),
+            "benchmarks": selected,
         }
     }
     try:
         server.wait_ready()
         admin = Client(port, token)
         users = create_tenant_and_users(admin)
-        log(f"tenant {TENANT!r} with {len(users)} users created over the API; seeding {args.keys} keys")
-        seeded, valid_keys = seed(workdir, pepper, args.keys, valid=100)
-        results["seed"] = seeded
-        log(f"seeded: {seeded}")
+        log(f"tenant {TENANT!r} with {len(users)} users created over the API")
         keys_file = workdir / "secrets.txt"
+        if {"verify", "lists", "console", "lookup"} & set(selected):
+            log(f"seeding {args.keys} keys")
+            seeded, valid_keys = seed(workdir, pepper, args.keys, valid=100)
+            results["seed"] = seeded
+            log(f"seeded: {seeded}")
 
         meter = CpuMeter(server.proc.pid)
         results["verify"] = {"rows": [], "runs": []}
         results["lists"] = {"runs": []}
-        if not args.skip_lists:
+
+        def measured(name: str, work) -> dict:
+            """Runs one of D-G after waiting for quiet; notes the other load."""
+            other = meter.wait_quiet(args.quiet_cores, args.quiet_wait)
+            before = meter.sample()
+            result = work()
+            cpu = meter.between(before, meter.sample())
+            result["other_cores_before"] = other
+            result["other_cores_during"] = cpu["other_cores"]
+            log(f"{name}: other load {other:.2f} cores before, {cpu['other_cores']:.2f} during")
+            return result
+
+        if "lists" in selected:
             # B first: the database is as seeded, no usage rows written yet.
             other = meter.wait_quiet(args.quiet_cores, args.quiet_wait)
             before = meter.sample()
@@ -825,11 +1212,49 @@ def main() -> int:
             results["lists"]["other_cores_before"] = other
             results["lists"]["other_cores_during"] = cpu["other_cores"]
             log(f"B: other load {other:.2f} cores before, {cpu['other_cores']:.2f} during")
-        if not args.skip_console:
+        if "console" in selected:
             results["console"] = bench_console(port, token)
             log("C: console benchmark done")
-        if not args.skip_verify:
+        if "verify" in selected:
             results["verify"] = bench_verify(port, valid_keys, keys_file, meter, args)
+        if "usage" in selected:
+            # Its own servers; the CPU meter of the first one only sees them as other load.
+            results["usage"] = bench_usage(token, pepper, args)
+        if "lookup" in selected:
+            results["lookup"] = measured(
+                "F",
+                lambda: run_incident(
+                    "lookup", port, token, ["--secrets", str(keys_file), "--passes", str(args.lookup_passes)], 600
+                ),
+            )
+            results["lookup"]["tenant_keys"] = results["seed"]["keys"]
+        if "revoke" in selected:
+            results["revoke"] = measured(
+                "E",
+                lambda: run_incident(
+                    "revoke",
+                    port,
+                    token,
+                    ["--runs", str(args.revoke_runs), "--verifiers", str(args.revoke_verifiers)],
+                    600,
+                ),
+            )
+        if "stream" in selected:
+            results["stream"] = measured(
+                "G",
+                lambda: run_incident(
+                    "stream",
+                    port,
+                    token,
+                    [
+                        "--clients", str(args.stream_clients),
+                        "--rate", str(args.stream_rate),
+                        "--seconds", str(args.stream_seconds),
+                        "--writers", str(args.stream_writers),
+                    ],
+                    args.stream_seconds + 300,
+                ),
+            )
         results["targets"] = target_checks(results)
     finally:
         server.stop()

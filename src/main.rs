@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::parser::ValueSource;
-use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use keydesk::console::clipboard::ClipboardMode;
 use keydesk::domain::SuspicionRules;
 use keydesk::server::connections::ConnectionConfig;
@@ -171,9 +171,19 @@ impl ConnectionArgs {
     }
 }
 
-/// When `serve` flags a key as suspicious, and how far an event stream may fall behind.
+/// An option that is on or off.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+/// Whether `serve` counts usage, when it flags a key as suspicious, and how far an event stream may fall behind.
 #[derive(Args)]
 struct ActivityArgs {
+    /// Count verifications per key and minute (usage history, last use, suspicious keys); off records none of it.
+    #[arg(long, value_enum, default_value_t = Switch::On, env = "KEYDESK_USAGE_HISTORY")]
+    usage_history: Switch,
     /// Suspicious: a last hour with more than this many times the key's hourly mean over the 24 hours before…
     #[arg(long, default_value_t = SuspicionRules::default().spike_factor, env = "KEYDESK_SUSPICIOUS_SPIKE_FACTOR")]
     suspicious_spike_factor: f64,
@@ -203,6 +213,7 @@ struct ActivityArgs {
 impl ActivityArgs {
     fn config(&self) -> keydesk::server::ActivityConfig {
         keydesk::server::ActivityConfig {
+            usage_history: self.usage_history == Switch::On,
             suspicion: SuspicionRules {
                 spike_factor: self.suspicious_spike_factor,
                 spike_min_requests: self.suspicious_spike_min,
@@ -404,6 +415,23 @@ mod tests {
         };
         let own = matches.subcommand_matches("demo").unwrap();
         demo.view.or_given_before(cli.console.view, &matches, own)
+    }
+
+    /// The activity options `keydesk serve` runs with, parsed as `main` does.
+    fn serve_activity(args: &[&str]) -> keydesk::server::ActivityConfig {
+        let cli = Cli::try_parse_from(args).unwrap();
+        let Some(Command::Serve(serve)) = cli.command else {
+            panic!("not serve: {args:?}");
+        };
+        serve.activity.config()
+    }
+
+    #[test]
+    fn usage_history_is_on_unless_switched_off() {
+        assert!(serve_activity(&["keydesk", "serve"]).usage_history);
+        assert!(!serve_activity(&["keydesk", "serve", "--usage-history", "off"]).usage_history);
+        assert!(serve_activity(&["keydesk", "serve", "--usage-history", "on"]).usage_history);
+        assert!(Cli::try_parse_from(["keydesk", "serve", "--usage-history", "maybe"]).is_err());
     }
 
     #[test]

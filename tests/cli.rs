@@ -33,6 +33,7 @@ const KEYDESK_VARIABLES: &[&str] = &[
     "KEYDESK_SUSPICIOUS_FAILURE_SHARE",
     "KEYDESK_SUSPICIOUS_FAILURE_MIN",
     "KEYDESK_EVENT_STREAM_BUFFER",
+    "KEYDESK_USAGE_HISTORY",
     "NO_COLOR",
 ];
 
@@ -89,6 +90,7 @@ const SERVER: &[&str] = &[
     "--suspicious-failure-share",
     "--suspicious-failure-min",
     "--event-stream-buffer",
+    "--usage-history",
     "KEYDESK_SUSPICIOUS_SPIKE_FACTOR",
     "KEYDESK_EVENT_STREAM_BUFFER",
     "--idle-timeout",
@@ -104,6 +106,7 @@ const SERVER: &[&str] = &[
     "--event-retention-days",
     "--idempotency-retention-hours",
     "KEYDESK_METRICS_TOKEN",
+    "KEYDESK_USAGE_HISTORY",
 ];
 
 fn assert_shows(text: &str, what: &[&str], context: &str) {

@@ -118,7 +118,12 @@ impl AppState {
     /// Flags keys as suspicious by `rules` instead of the defaults.
     #[must_use]
     pub fn with_activity(mut self, activity: &ActivityConfig) -> Self {
-        self.usage = Arc::new(UsageRecorder::new(activity.suspicion, activity.retention));
+        let recorder = UsageRecorder::new(activity.suspicion, activity.retention);
+        self.usage = Arc::new(if activity.usage_history {
+            recorder
+        } else {
+            recorder.off()
+        });
         self
     }
 
@@ -437,10 +442,14 @@ impl Default for ServeConfig {
     }
 }
 
-/// How `keydesk serve` judges usage and feeds live consoles (the
-/// `--suspicious-*` and `--event-stream-buffer` options; defaults in README).
+/// How `keydesk serve` counts usage, judges it and feeds live consoles (the
+/// `--usage-history`, `--suspicious-*` and `--event-stream-buffer` options;
+/// defaults in README).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ActivityConfig {
+    /// Count verifications per key and minute (on by default); off, no
+    /// usage, last use or suspicion is recorded.
+    pub usage_history: bool,
     /// When a key is flagged suspicious.
     pub suspicion: crate::domain::SuspicionRules,
     /// How many committed events are held for event streams that have not
@@ -453,6 +462,7 @@ pub struct ActivityConfig {
 impl Default for ActivityConfig {
     fn default() -> Self {
         Self {
+            usage_history: true,
             suspicion: crate::domain::SuspicionRules::default(),
             event_stream_buffer: crate::store::sqlite::EVENT_BUFFER,
             retention: usage::Retention::default(),

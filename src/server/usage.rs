@@ -10,6 +10,12 @@
 //! by default ([`Retention::usage`], at least 7); every count is written to
 //! both (migration 0003). The same pruning deletes idempotency records and,
 //! when a retention is set for them, events ([`Retention`]).
+//!
+//! `keydesk serve --usage-history off` switches the counting off
+//! ([`UsageRecorder::off`]): verifications then leave no usage rows, no
+//! `last_used_at` and no suspicion flags (retention still prunes). It exists
+//! so the cost of usage history on the verification path can be measured
+//! (bench/run.sh).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -53,6 +59,8 @@ pub struct UsageRecorder {
     rules: SuspicionRules,
     retention: Retention,
     judgments: Mutex<Judgments>,
+    /// Usage history switched off: [`UsageRecorder::record`] counts nothing.
+    switched_off: bool,
 }
 
 /// How long records are kept (`serve --usage-retention-days`,
@@ -111,12 +119,25 @@ impl UsageRecorder {
         }
     }
 
+    /// This recorder, counting nothing (`--usage-history off`); its
+    /// pruning still runs.
+    #[must_use]
+    pub fn off(self) -> Self {
+        Self {
+            switched_off: true,
+            ..self
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         lock(&self.pending)
     }
 
     /// Counts one verification of `key` with `outcome` (a verify code).
     pub fn record(&self, key: &KeyId, outcome: &'static str, now: DateTime<Utc>) {
+        if self.switched_off {
+            return;
+        }
         let bucket = UsageBucket {
             key_id: key.clone(),
             minute: now.timestamp().div_euclid(60),

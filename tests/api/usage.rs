@@ -124,6 +124,47 @@ async fn usage_history_has_successes_and_failures_by_code_and_the_flush_keeps_it
     server.stop().await;
 }
 
+/// `keydesk serve --usage-history off` (for measuring what counting
+/// costs): the same verifications that a default server records leave no
+/// usage, no 24-hour counts and no last use, also after a flush.
+#[tokio::test]
+async fn with_usage_history_off_verifications_record_nothing_and_on_they_do() {
+    let on = spawn_app().await;
+    let off = spawn_app_with(|config| config.activity.usage_history = false, None).await;
+    let mut keys = Vec::new();
+    for app in [&on, &off] {
+        let tenant = app.enabled_tenant("acme").await;
+        let user = app.create_user(&tenant, "Ana", &["developer"], true).await;
+        let key = app.key_for(&tenant, &user.id, "billing-sync").await;
+        for _ in 0..3 {
+            assert_eq!(app.verify(&key.secret).await, "VALID");
+        }
+        assert_eq!(
+            app.verify_scope(&key.secret, "payments:write").await,
+            "INSUFFICIENT_SCOPE"
+        );
+        keys.push((tenant, key.id));
+    }
+    // Past one flush (every 2 s), so nothing is only pending.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for (app, (tenant, id), recorded) in [(&on, &keys[0], true), (&off, &keys[1], false)] {
+        let history = usage(app, tenant, id, UsageWindow::Hour).await;
+        let body = app.get_key(tenant, id).await.expect(200).json;
+        if recorded {
+            assert_eq!(
+                totals(&history),
+                (3, BTreeMap::from([("INSUFFICIENT_SCOPE".to_owned(), 1)]))
+            );
+            assert_eq!(body["usage_24h"], json!({ "valid": 3, "failed": 1 }));
+            assert!(body["last_used_at"].is_string(), "{body}");
+        } else {
+            assert_eq!(totals(&history), (0, BTreeMap::new()));
+            assert_eq!(body["usage_24h"], json!({ "valid": 0, "failed": 0 }));
+            assert!(body["last_used_at"].is_null(), "{body}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn usage_is_read_like_the_key_itself() {
     let app = spawn_app().await;
