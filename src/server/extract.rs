@@ -14,10 +14,66 @@ use super::AppState;
 use super::error::ApiError;
 use crate::domain::{Origin, Refusal, User, UserRef};
 
-/// A JSON body; a malformed or mistyped one is a 400/422 problem.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body; a malformed or mistyped one is a 400/422 problem. The body
+/// is a JSON object, and the only lists in it are lists of strings named as
+/// such ([`LIST_FIELDS`]): serde would otherwise read a struct from a list
+/// (`[null, null]` as a settings change), which the contract does not allow.
 pub struct ApiJson<T>(pub T);
+
+/// The request fields that hold a list (always of strings).
+const LIST_FIELDS: [&str; 3] = ["scopes", "ids", "roles"];
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(value) =
+            axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::invalid("the body must be a JSON object"));
+        }
+        typed(value).map(Self)
+    }
+}
+
+/// Reads a body already parsed as JSON into `T`, after checking its shape.
+fn typed<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    check_lists(&value)?;
+    serde_json::from_value(value).map_err(|err| {
+        ApiError::invalid(format!(
+            "Failed to deserialize the JSON body into the target type: {err}"
+        ))
+    })
+}
+
+/// Refuses a list anywhere but in [`LIST_FIELDS`], and a list there that
+/// holds anything but strings.
+fn check_lists(value: &serde_json::Value) -> Result<(), ApiError> {
+    let serde_json::Value::Object(fields) = value else {
+        return Ok(());
+    };
+    for (name, field) in fields {
+        match field {
+            serde_json::Value::Array(items) => {
+                if !LIST_FIELDS.contains(&name.as_str()) {
+                    return Err(ApiError::invalid(format!("{name}: must not be a list")));
+                }
+                if !items.iter().all(serde_json::Value::is_string) {
+                    return Err(ApiError::invalid(format!(
+                        "{name}: must be a list of strings"
+                    )));
+                }
+            }
+            serde_json::Value::Object(_) => check_lists(field)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// An optional JSON body, for actions that were bodiless before they took
 /// options (duplicate): no body, only whitespace, or `null` is `T::default()`;
@@ -59,8 +115,16 @@ where
             ));
         }
         // `null` is no body too, as the OpenAPI document's `oneOf: [null, T]` says.
-        let axum::Json(value) = axum::Json::<Option<T>>::from_bytes(&bytes)?;
-        Ok(Self(value.unwrap_or_default()))
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_bytes(&bytes)?;
+        if value.is_null() {
+            return Ok(Self(T::default()));
+        }
+        if !value.is_object() {
+            return Err(ApiError::invalid(
+                "the body must be a JSON object (or null)",
+            ));
+        }
+        typed(value).map(Self)
     }
 }
 

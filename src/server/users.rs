@@ -55,6 +55,7 @@ pub struct UserListParams {
     params(("tenant" = String, Path, description = "Tenant id"), UserListParams),
     responses(
         (status = 200, description = "The tenant's users (not the deleted ones); e-mail addresses only for tenant and system admins, and each user's own", body = api::UserList),
+        (status = 422, description = "VALIDATION_FAILED: a limit outside 1–1000, or a cursor not of this list", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or an invalid management token, or a disabled user", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The caller holds no role in this tenant", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),

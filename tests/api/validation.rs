@@ -418,3 +418,37 @@ async fn a_body_without_a_json_content_type_is_refused() {
     reply.expect_problem(400, "INVALID_HEADER");
     assert_eq!(app.list_keys(&tenant, "").await["total"], 1);
 }
+
+/// Issue 8 #14 (found by the fuzzer): a body is a JSON object, and lists
+/// appear only where a list of strings is documented; serde alone would
+/// read a settings change or a user edit from `[null, null]`.
+#[tokio::test]
+async fn a_body_that_is_a_list_or_holds_one_where_an_object_belongs_is_refused() {
+    let app = crate::helpers::spawn_app().await;
+    let tenant = app.enabled_tenant("acme").await;
+    let settings = format!("/v1/tenants/{tenant}/settings");
+    for body in [
+        serde_json::json!([null, null]),
+        serde_json::json!({ "rate_limit": [10, 60] }),
+        serde_json::json!({ "scopes": [null] }),
+    ] {
+        app.patch(&settings, &app.admin, body.clone())
+            .await
+            .expect_problem(422, "VALIDATION_FAILED");
+    }
+    app.post(
+        "/v1/tenants",
+        &app.admin,
+        serde_json::json!({ "id": "listed", "name": "Listed", "settings": [null, null] }),
+    )
+    .await
+    .expect_problem(422, "VALIDATION_FAILED");
+    // Lists where they belong still work.
+    app.patch(
+        &settings,
+        &app.admin,
+        serde_json::json!({ "scopes": ["a:read"] }),
+    )
+    .await
+    .expect(200);
+}
