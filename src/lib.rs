@@ -10,6 +10,7 @@
 //! - [`server`]: the axum application: routes, auth, errors, the verification cache and usage counters.
 
 pub mod api;
+pub mod cli;
 pub mod client;
 pub mod console;
 pub mod demo;

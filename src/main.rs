@@ -14,13 +14,13 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
 use keydesk::console::clipboard::ClipboardMode;
 use keydesk::domain::SuspicionRules;
 use keydesk::server::connections::ConnectionConfig;
-use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
     name = "keydesk",
     version,
-    about = "API-key management: the console (default), `demo`, and the `serve` server"
+    about = "API-key management: the console (default), `demo`, the `serve` server, and commands for scripts",
+    after_help = keydesk::cli::EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -32,6 +32,9 @@ struct Cli {
 /// The console's options (the bare `keydesk`): where to connect, and how to behave.
 #[derive(Args)]
 struct ConsoleArgs {
+    /// The configuration profile to use (default: the file's default_profile).
+    #[arg(long, env = "KEYDESK_PROFILE")]
+    profile: Option<String>,
     /// The keydesk server, e.g. https://keys.example.
     #[arg(long, env = "KEYDESK_SERVER")]
     server: Option<String>,
@@ -51,12 +54,12 @@ struct ViewArgs {
     /// Hide every mutating action.
     #[arg(long, env = "KEYDESK_READONLY")]
     readonly: bool,
-    /// Where copies go: auto (OSC 52 over SSH or without a display, else the system clipboard), native, osc52, off.
-    #[arg(long, value_enum, default_value_t = ClipboardMode::Auto, env = "KEYDESK_CLIPBOARD")]
-    clipboard: ClipboardMode,
-    /// Clear a copied secret from the system clipboard after this many seconds (0: never).
-    #[arg(long, default_value_t = 30, env = "KEYDESK_CLIPBOARD_CLEAR_SECONDS")]
-    clipboard_clear_seconds: u64,
+    /// Where copies go: auto (OSC 52 over SSH or without a display, else the system clipboard), native, osc52, off [default: auto].
+    #[arg(long, value_enum, env = "KEYDESK_CLIPBOARD")]
+    clipboard: Option<ClipboardMode>,
+    /// Clear a copied secret from the system clipboard after this many seconds (0: never) [default: 30].
+    #[arg(long, env = "KEYDESK_CLIPBOARD_CLEAR_SECONDS")]
+    clipboard_clear_seconds: Option<u64>,
     /// The console's log file (default: console.log in the state directory).
     #[arg(long, env = "KEYDESK_LOG_FILE")]
     log_file: Option<PathBuf>,
@@ -94,6 +97,15 @@ enum Command {
     /// Run the management API server.
     #[command(after_help = SERVE_ENVIRONMENT)]
     Serve(ServeArgs),
+    #[command(flatten)]
+    Scripted(keydesk::cli::Scripted),
+    /// Print a shell completion script: `keydesk completions bash > /etc/bash_completion.d/keydesk`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `keydesk man | man -l -`.
+    Man,
 }
 
 #[derive(Args)]
@@ -307,27 +319,42 @@ async fn serve(config: keydesk::server::ServeConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `token_source` names where the token came from (`KEYDESK_TOKEN`,
-/// `--token`), for the message when the server refuses it.
-async fn console(args: ConsoleArgs, token_source: &str) -> anyhow::Result<()> {
-    let server = args.server.ok_or_else(|| {
-        anyhow::anyhow!(
-            "no server: pass --server URL or set KEYDESK_SERVER (or try `keydesk demo`)"
-        )
-    })?;
-    let token = args.token.ok_or_else(|| {
-        anyhow::anyhow!("no management token: set KEYDESK_TOKEN (or pass --token)")
-    })?;
+/// The console for what the flags, the environment and the profile say.
+async fn console(resolved: keydesk::cli::config::Resolved) -> anyhow::Result<()> {
+    for warning in &resolved.warnings {
+        eprintln!("keydesk: warning: {warning}");
+    }
+    let server = resolved
+        .server
+        .ok_or_else(|| anyhow::anyhow!("{}", keydesk::cli::config::how_to_start()))?;
+    let token = resolved
+        .token
+        .ok_or_else(|| anyhow::anyhow!("{}", keydesk::cli::config::no_token(&server)))?;
     keydesk::console::run(keydesk::console::ConsoleConfig {
-        server,
-        token: Zeroizing::new(token),
-        tenant: args.view.tenant,
-        readonly: args.view.readonly,
-        clipboard: args.view.clipboard,
-        clipboard_clear: Duration::from_secs(args.view.clipboard_clear_seconds),
-        token_source: token_source.to_owned(),
+        server: server.value,
+        token: token.value,
+        tenant: resolved.tenant,
+        readonly: resolved.readonly,
+        clipboard: resolved.clipboard,
+        clipboard_clear: resolved.clipboard_clear,
+        token_source: token.source.to_string(),
     })
     .await
+}
+
+/// Runs a scripting command; its failure is printed with its exit code.
+fn scripted(
+    runtime: &tokio::runtime::Runtime,
+    command: keydesk::cli::Scripted,
+    overrides: keydesk::cli::config::Overrides,
+) -> ExitCode {
+    match runtime.block_on(keydesk::cli::run(command, overrides)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("keydesk: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -344,6 +371,19 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Some(Command::Scripted(command)) => {
+            let own = matches.subcommand().map(|(_, own)| own);
+            let overrides = keydesk::cli::overrides(&matches, own);
+            return scripted(&runtime, command, overrides);
+        }
+        Some(Command::Completions { shell }) => {
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "keydesk", &mut std::io::stdout());
+            Ok(())
+        }
+        Some(Command::Man) => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(anyhow::Error::from),
         Some(Command::Serve(args)) => {
             log_to_stderr();
             runtime.block_on(serve(keydesk::server::ServeConfig {
@@ -368,21 +408,22 @@ fn main() -> ExitCode {
             log_to_file(view.log_file.clone()).and_then(|_| {
                 runtime.block_on(keydesk::demo::run(keydesk::demo::DemoOptions {
                     readonly: view.readonly,
-                    clipboard: view.clipboard,
-                    clipboard_clear: Duration::from_secs(view.clipboard_clear_seconds),
+                    clipboard: view.clipboard.unwrap_or_default(),
+                    clipboard_clear: view.clipboard_clear_seconds.map_or(
+                        keydesk::cli::config::DEFAULT_CLIPBOARD_CLEAR,
+                        Duration::from_secs,
+                    ),
                     tenant: view.tenant,
                     as_user: args.as_user,
                 }))
             })
         }
-        None => {
-            let token_source = match matches.value_source("token") {
-                Some(ValueSource::EnvVariable) => "KEYDESK_TOKEN",
-                _ => "--token",
-            };
-            log_to_file(cli.console.view.log_file.clone())
-                .and_then(|_| runtime.block_on(console(cli.console, token_source)))
-        }
+        None => keydesk::cli::config::resolve(keydesk::cli::overrides(&matches, None))
+            .map_err(anyhow::Error::from)
+            .and_then(|resolved| {
+                log_to_file(cli.console.view.log_file.clone())?;
+                runtime.block_on(console(resolved))
+            }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -447,7 +488,7 @@ mod tests {
         ]);
         assert!(view.readonly);
         assert_eq!(view.tenant.as_deref(), Some("payrails"));
-        assert_eq!(view.clipboard, ClipboardMode::Osc52);
+        assert_eq!(view.clipboard, Some(ClipboardMode::Osc52));
     }
 
     #[test]
@@ -463,7 +504,7 @@ mod tests {
             "onboardly",
         ]);
         assert_eq!(view.tenant.as_deref(), Some("onboardly"));
-        assert_eq!(view.clipboard_clear_seconds, 5);
+        assert_eq!(view.clipboard_clear_seconds, Some(5));
         let view = demo_view(&["keydesk", "demo", "--log-file", "/tmp/x.log"]);
         assert_eq!(view.log_file, Some(PathBuf::from("/tmp/x.log")));
     }
