@@ -93,8 +93,57 @@ fn describe_tenant_parameter(operation: &mut Operation) {
     }
 }
 
+/// A `text/event-stream` answer is documented by the body of one event
+/// (`body = api::EventBody`); what arrives is a stream of messages whose
+/// `data` is that body as JSON. The document says so the way OpenAPI 3.2
+/// and validating clients read it: each message is an object with `id`,
+/// `event`, `retry` and a string `data` whose `contentSchema` is the body.
+fn describe_event_streams(operation: &mut Operation) {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    for response in operation.responses.responses.values_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let Some(content) = response.content.get_mut("text/event-stream") else {
+            continue;
+        };
+        let Some(RefOr::Ref(body)) = &content.schema else {
+            continue;
+        };
+        let mut data = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("The event as JSON"))
+            .content_media_type("application/json")
+            .build();
+        data.extensions.get_or_insert_with(Default::default).insert(
+            "contentSchema".to_owned(),
+            serde_json::json!({ "$ref": body.ref_location }),
+        );
+        let message = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("One server-sent event"))
+            .property(
+                "id",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("The event's id: send it back as Last-Event-ID")),
+            )
+            .property(
+                "event",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("Absent: a `message`")),
+            )
+            .property("retry", ObjectBuilder::new().schema_type(Type::Integer))
+            .property("data", data)
+            .required("data");
+        content.schema = Some(RefOr::T(message.into()));
+    }
+}
+
 fn add_common(operation: &mut Operation) {
     describe_tenant_parameter(operation);
+    describe_event_streams(operation);
     let secured = operation
         .security
         .as_ref()

@@ -269,3 +269,80 @@ async fn request_bodies_and_paths_say_their_constraints() {
         .clone();
     assert_eq!(tenant["schema"]["pattern"], "^[a-z][a-z0-9-]{1,62}$");
 }
+
+/// A server-sent message is what the document describes: an object of
+/// `id`, `event`, `retry` and `data`, whose `data` holds the JSON its
+/// `contentSchema` names, with every field that schema requires (the
+/// fuzzer validated the message against the body's schema before).
+#[tokio::test]
+async fn a_streamed_event_matches_the_documented_message() {
+    let app = spawn_app().await;
+    app.enabled_tenant("acme").await;
+    let document = app
+        .send(app.request(Method::GET, "/openapi.json", None))
+        .await
+        .expect(200)
+        .json;
+    let message = &document["paths"]["/v1/tenants/{tenant}/events/stream"]["get"]["responses"]["200"]
+        ["content"]["text/event-stream"]["schema"];
+    assert_eq!(message["type"], "object", "{message}");
+    assert_eq!(message["required"], json!(["data"]));
+    let data = &message["properties"]["data"];
+    assert_eq!(data["type"], "string");
+    assert_eq!(data["contentMediaType"], "application/json");
+    let body_ref = data["contentSchema"]["$ref"].as_str().unwrap();
+    let body_schema = &document["components"]["schemas"][body_ref.rsplit('/').next().unwrap()];
+    let required: Vec<&str> = body_schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(required.contains(&"action"), "{body_schema}");
+
+    let mut response = app
+        .request(
+            Method::GET,
+            "/v1/tenants/acme/events/stream",
+            Some(&app.admin),
+        )
+        .header("last-event-id", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut text = String::new();
+    while !text.contains("\ndata:") || !text[text.find("\ndata:").unwrap()..].contains("\n\n") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), response.chunk())
+            .await
+            .expect("an event within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let block = text
+        .split("\n\n")
+        .find(|block| block.lines().any(|l| l.starts_with("data:")))
+        .unwrap();
+    let documented: Vec<&str> = message["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut data_text = String::new();
+    for line in block.lines().filter(|l| !l.starts_with(':')) {
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        assert!(
+            documented.contains(&field),
+            "undocumented field {field:?} in {block:?}"
+        );
+        if field == "data" {
+            data_text.push_str(value.strip_prefix(' ').unwrap_or(value));
+        }
+    }
+    let event: serde_json::Value = serde_json::from_str(&data_text).unwrap();
+    for field in required {
+        assert!(event.get(field).is_some(), "{field} missing from {event}");
+    }
+}
