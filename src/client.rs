@@ -100,6 +100,21 @@ pub struct KeyListQuery {
     pub rotating: Option<bool>,
 }
 
+/// Filters and position of an event list request.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventListQuery {
+    /// Only events about this key (or user, or tenant) id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Only this action, e.g. `key.revoked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
 /// A management API client for one server and token.
 #[derive(Clone)]
 pub struct Client {
@@ -524,19 +539,23 @@ impl Client {
         cursor: Option<&str>,
         limit: Option<u32>,
     ) -> ClientResult<api::EventList> {
+        let query = EventListQuery {
+            key: key.map(str::to_owned),
+            action: None,
+            cursor: cursor.map(str::to_owned),
+            limit,
+        };
+        self.event_list(tenant, &query).await
+    }
+
+    /// A page of the audit log, newest first, as `query` narrows it.
+    pub async fn event_list(
+        &self,
+        tenant: &str,
+        query: &EventListQuery,
+    ) -> ClientResult<api::EventList> {
         let path = format!("/v1/tenants/{}/events", encode(tenant));
-        let limit = limit.map(|l| l.to_string());
-        let mut query: Vec<(&str, &str)> = Vec::new();
-        if let Some(key) = key {
-            query.push(("key", key));
-        }
-        if let Some(cursor) = cursor {
-            query.push(("cursor", cursor));
-        }
-        if let Some(limit) = &limit {
-            query.push(("limit", limit));
-        }
-        self.send(self.request(Method::GET, &path).query(&query))
+        self.send(self.request(Method::GET, &path).query(query))
             .await
     }
 

@@ -351,7 +351,9 @@ fn scripted(
     match runtime.block_on(keydesk::cli::run(command, overrides)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("keydesk: {err}");
+            // What the server or the user sent comes back in errors: cleaned.
+            let line = keydesk::cli::output::cell(&err.to_string());
+            eprintln!("keydesk: {line}");
             ExitCode::from(err.exit_code())
         }
     }

@@ -7,7 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use super::config::{self, Resolved, Source};
 use super::error::{CliError, CliResult, ClientFailure};
 use super::output::Format;
-use crate::client::{Client, ClientResult};
+use crate::client::{Client, ClientError, ClientResult};
 
 /// The options every scripting command takes (after its name or before it).
 #[derive(clap::Args, Debug, Clone)]
@@ -65,14 +65,18 @@ impl Ctx {
 
     /// Awaits a client call; its failure says where the command connected.
     pub async fn call<T>(&self, request: impl Future<Output = ClientResult<T>>) -> CliResult<T> {
-        request.await.map_err(|error| {
-            CliError::Client(Box::new(ClientFailure {
-                error,
-                server: self.server.clone(),
-                profile: self.profile.clone(),
-                token_source: self.token_source.to_string(),
-            }))
-        })
+        request.await.map_err(|error| self.fail(error))
+    }
+
+    /// A client error, said with where the command connected.
+    #[must_use]
+    pub fn fail(&self, error: ClientError) -> CliError {
+        CliError::Client(Box::new(ClientFailure {
+            error,
+            server: self.server.clone(),
+            profile: self.profile.clone(),
+            token_source: self.token_source.to_string(),
+        }))
     }
 
     /// The tenant to act in: the one given, else the caller's only tenant.

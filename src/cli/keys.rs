@@ -133,7 +133,7 @@ pub struct ListArgs {
 
 #[derive(Args, Debug)]
 pub struct CreateArgs {
-    /// The key's name (unique in the tenant).
+    /// The key's name.
     name: String,
     /// What the key is for.
     #[arg(long, default_value = "")]
@@ -658,7 +658,16 @@ async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
     request.ids = Some(would.iter().map(|r| r.id.clone()).collect());
     request.filter = None;
     request.dry_run = false;
-    let result = ctx.call(ctx.client.bulk_revoke(&tenant, &request)).await?;
+    let mut result = ctx.call(ctx.client.bulk_revoke(&tenant, &request)).await?;
+    // What the preview refused was asked for too: it is part of the answer.
+    for item in preview
+        .results
+        .iter()
+        .filter(|r| r.outcome == BulkOutcome::Refused)
+    {
+        result.results.push(item.clone());
+        result.refused += 1;
+    }
     match ctx.output {
         Format::Json => output::json(&result)?,
         Format::Table => {

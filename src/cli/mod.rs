@@ -7,8 +7,11 @@
 pub mod config;
 mod context;
 pub mod error;
+pub mod events;
 pub mod keys;
 pub mod output;
+pub mod tenants;
+pub mod users;
 
 pub use context::{Ctx, Target};
 pub use error::{CliError, CliResult, EXIT_CODES};
@@ -24,12 +27,27 @@ use config::{Given, Overrides, Source};
 pub enum Scripted {
     /// List, create, change, rotate, revoke and find keys.
     Keys(keys::KeysCommand),
+    /// A tenant's settings: get, set.
+    Settings(tenants::SettingsCommand),
+    /// The audit log: list, tail.
+    Events(events::EventsCommand),
+    /// A tenant's users: list, create, roles, license, tokens.
+    Users(users::UsersCommand),
+    /// The tenants you see; create one.
+    Tenants(tenants::TenantsCommand),
+    /// Who your token belongs to, and which tenants you see.
+    Me(tenants::MeCommand),
 }
 
 impl Scripted {
     fn target(&self) -> &Target {
         match self {
             Scripted::Keys(command) => &command.target,
+            Scripted::Settings(command) => &command.target,
+            Scripted::Events(command) => &command.target,
+            Scripted::Users(command) => &command.target,
+            Scripted::Tenants(command) => &command.target,
+            Scripted::Me(command) => &command.target,
         }
     }
 }
@@ -41,6 +59,11 @@ pub async fn run(command: Scripted, overrides: Overrides) -> CliResult {
     let ctx = Ctx::new(resolved, command.target().output)?;
     match command {
         Scripted::Keys(command) => keys::run(&ctx, command.action).await,
+        Scripted::Settings(command) => tenants::run_settings(&ctx, command.action).await,
+        Scripted::Events(command) => events::run(&ctx, command.action).await,
+        Scripted::Users(command) => users::run(&ctx, command.action).await,
+        Scripted::Tenants(command) => tenants::run_tenants(&ctx, command.action).await,
+        Scripted::Me(_) => tenants::run_me(&ctx).await,
     }
 }
 

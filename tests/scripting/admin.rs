@@ -1,0 +1,307 @@
+//! `keydesk tenants|settings|users|me|events`, `completions` and `man`.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::{ADMIN_TOKEN, Server, run};
+
+#[test]
+fn tenants_and_settings() {
+    let server = Server::start();
+    let made = server
+        .run(&[
+            "tenants", "create", "beta", "--name", "Beta Co", "-o", "json",
+        ])
+        .json();
+    assert_eq!(made["id"], "beta");
+    assert_eq!(made["settings"]["api_keys_enabled"], false);
+    let table = server.run(&["tenants", "list"]).expect(0);
+    assert!(
+        table.stdout.contains("Beta Co") && table.stdout.contains("Acme"),
+        "{table:?}"
+    );
+    let list = server.run(&["tenants", "list", "-o", "json"]).json();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    server.run(&["tenants", "create", "beta"]).expect(5);
+
+    let set = server
+        .run(&[
+            "settings",
+            "set",
+            "--tenant",
+            "beta",
+            "api_keys_enabled=true",
+            "max_keys_per_user=3",
+            "scopes=read,write",
+            "-o",
+            "json",
+        ])
+        .json();
+    assert_eq!(set["max_keys_per_user"], 3);
+    assert_eq!(set["scopes"], serde_json::json!(["read", "write"]));
+    let get = server
+        .run(&["settings", "get", "--tenant", "beta"])
+        .expect(0);
+    assert!(
+        get.stdout.contains("max_keys_per_user") && get.stdout.contains('3'),
+        "{get:?}"
+    );
+    let lifted = server
+        .run(&[
+            "settings",
+            "set",
+            "--tenant",
+            "beta",
+            "max_keys_per_user=null",
+            "-o",
+            "json",
+        ])
+        .json();
+    assert_eq!(lifted["max_keys_per_user"], serde_json::Value::Null);
+    let wrong = server
+        .run(&["settings", "set", "--tenant", "beta", "colour=blue"])
+        .expect(2);
+    assert!(
+        wrong.stderr.contains("colour") && wrong.stderr.contains("max_keys_per_user"),
+        "{wrong:?}"
+    );
+    server
+        .run(&["settings", "set", "--tenant", "beta", "max_keys_per_user=0"])
+        .expect(2);
+    // With several tenants and none named, the command asks which.
+    let mut which = server.command(&["settings", "get"]);
+    which
+        .env_remove("KEYDESK_TENANT")
+        .env("KEYDESK_TOKEN", ADMIN_TOKEN);
+    let which = run(which, None).expect(2);
+    assert!(
+        which.stderr.contains("--tenant") && which.stderr.contains("beta"),
+        "{which:?}"
+    );
+}
+
+#[test]
+fn users_roles_license_tokens() {
+    let server = Server::start();
+    let made = server
+        .run(&[
+            "users",
+            "create",
+            "ana",
+            "--email",
+            "ana@example.com",
+            "--role",
+            "developer",
+            "--licensed",
+        ])
+        .expect(0);
+    let token = made.stdout.trim().to_owned();
+    assert!(
+        token.starts_with("kdm_") && !made.stdout.trim().contains('\n'),
+        "{made:?}"
+    );
+    // Ana's token works, and she is who `me` says.
+    let me = server
+        .run_with(&["me", "-o", "json"], &[("KEYDESK_TOKEN", &token)], None)
+        .json();
+    assert_eq!(me["user"]["name"], "ana");
+    let me_table = server
+        .run_with(&["me"], &[("KEYDESK_TOKEN", &token)], None)
+        .expect(0);
+    assert!(me_table.stdout.contains("developer") && me_table.stdout.contains("acme"));
+    // The administrator names her by name.
+    let granted = server
+        .run(&["users", "grant", "ana", "tenant_admin", "-o", "json"])
+        .json();
+    assert_eq!(
+        granted["roles"],
+        serde_json::json!(["developer", "tenant_admin"])
+    );
+    let withdrawn = server
+        .run(&["users", "withdraw", "ANA", "developer"])
+        .expect(0);
+    assert!(
+        withdrawn.stderr.contains("now holds: tenant_admin"),
+        "{withdrawn:?}"
+    );
+    let unlicensed = server
+        .run(&["users", "license", "ana", "off", "-o", "json"])
+        .json();
+    assert_eq!(unlicensed["licensed"], false);
+    server
+        .run(&["users", "grant", "nobody", "viewer"])
+        .expect(3);
+    server.run(&["users", "grant", "ana", "king"]).expect(2);
+    let list = server.run(&["users", "list"]).expect(0);
+    assert!(list.stdout.contains("ana@example.com"), "{list:?}");
+    assert_eq!(
+        server
+            .run(&["users", "list", "-o", "json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // Only Ana may replace her token; the admin may take it away, then issue a first one.
+    server.run(&["users", "token", "ana"]).expect(5);
+    server.run(&["users", "token", "ana", "--revoke"]).expect(7);
+    server
+        .run(&["users", "token", "ana", "--revoke", "--yes"])
+        .expect(0);
+    server
+        .run_with(&["me"], &[("KEYDESK_TOKEN", &token)], None)
+        .expect(4);
+    let first = server.run(&["users", "token", "ana"]).expect(0);
+    let first = first.stdout.trim();
+    assert!(first.starts_with("kdm_"));
+    // Ana replaces her own: the new one alone on stdout, the old one stops.
+    let own = server
+        .run_with(
+            &["users", "token", "--yes"],
+            &[("KEYDESK_TOKEN", first)],
+            None,
+        )
+        .expect(0);
+    let own = own.stdout.trim();
+    server
+        .run_with(&["me"], &[("KEYDESK_TOKEN", first)], None)
+        .expect(4);
+    server
+        .run_with(&["me"], &[("KEYDESK_TOKEN", own)], None)
+        .expect(0);
+    // Disable, enable, delete.
+    server.run(&["users", "disable", "ana"]).expect(0);
+    server
+        .run_with(&["me"], &[("KEYDESK_TOKEN", own)], None)
+        .expect(4);
+    server.run(&["users", "enable", "ana"]).expect(0);
+    server
+        .run_with(&["me"], &[("KEYDESK_TOKEN", own)], None)
+        .expect(0);
+    server.run(&["users", "delete", "ana"]).expect(7);
+    server.run(&["users", "delete", "ana", "--yes"]).expect(0);
+    server
+        .run(&["users", "list", "-o", "json"])
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty()
+        .then_some(())
+        .unwrap();
+}
+
+#[test]
+fn a_viewer_is_refused_with_exit_code_4() {
+    let server = Server::start();
+    let viewer = server
+        .run(&[
+            "users",
+            "create",
+            "vic",
+            "--email",
+            "vic@example.com",
+            "--role",
+            "viewer",
+        ])
+        .expect(0);
+    let token = viewer.stdout.trim();
+    server
+        .run_with(&["keys", "list"], &[("KEYDESK_TOKEN", token)], None)
+        .expect(0);
+    let refused = server
+        .run_with(
+            &["keys", "create", "mine"],
+            &[("KEYDESK_TOKEN", token)],
+            None,
+        )
+        .expect(4);
+    assert!(
+        refused.stderr.contains("FORBIDDEN") || refused.stderr.contains("NOT_LICENSED"),
+        "{refused:?}"
+    );
+    // A read-only session sends nothing that changes anything.
+    let readonly = server
+        .run_with(
+            &["keys", "create", "x"],
+            &[("KEYDESK_TOKEN", ADMIN_TOKEN), ("KEYDESK_READONLY", "true")],
+            None,
+        )
+        .expect(4);
+    assert!(readonly.stderr.contains("read-only"), "{readonly:?}");
+}
+
+#[test]
+fn events_list_and_tail() {
+    let server = Server::start();
+    server.key("watched", &[]);
+    let events = server.run(&["events", "list", "-o", "json"]).json();
+    assert_eq!(events[0]["action"], "key.created");
+    let revoked = server
+        .run(&["events", "list", "--action", "key.revoked", "-o", "json"])
+        .json();
+    assert_eq!(revoked, serde_json::json!([]));
+    let table = server.run(&["events", "list", "--limit", "1"]).expect(0);
+    assert_eq!(table.stdout.lines().count(), 2, "{table:?}");
+    server
+        .run(&["events", "list", "--action", "key.exploded"])
+        .expect(2);
+
+    // tail: started, then a revoke elsewhere shows up as one JSON line.
+    let mut tail = server.command(&["events", "tail", "-o", "json"]);
+    tail.env("KEYDESK_TOKEN", ADMIN_TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = tail.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    assert!(line.contains("following the events of acme"), "{line}");
+    let id = server.key_id("watched");
+    server.run(&["keys", "revoke", &id, "--yes"]).expect(0);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if sender.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let event: serde_json::Value = loop {
+        let line = receiver
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the revoke arrives on the tail");
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if event["action"] == "key.revoked" {
+            break event;
+        }
+    };
+    assert_eq!(event["target_id"], id.as_str());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn completions_and_the_manual_page() {
+    let server = Server::start();
+    let bash = server.run(&["completions", "bash"]).expect(0);
+    assert!(
+        bash.stdout.contains("keydesk") && bash.stdout.contains("lookup"),
+        "{}",
+        &bash.stdout[..200]
+    );
+    let fish = server.run(&["completions", "fish"]).expect(0);
+    assert!(fish.stdout.contains("complete -c keydesk"));
+    let man = server.run(&["man"]).expect(0);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH"),
+        "{}",
+        &man.stdout[..100]
+    );
+    assert!(man.stdout.contains("Exit codes"));
+    server.run(&["completions", "tcsh"]).expect(2);
+}
