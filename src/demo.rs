@@ -1025,6 +1025,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<()> {
         clipboard: options.clipboard,
         clipboard_clear: options.clipboard_clear,
         token_source: "the demo".to_owned(),
+        color: console::color_enabled(),
     })
     .await;
     traffic_task.abort();

@@ -106,6 +106,8 @@ enum Command {
     },
     /// Print the manual page (roff): `keydesk man | man -l -`.
     Man,
+    /// The configuration file and its profiles: `keydesk config init` writes a starting one.
+    Config(keydesk::cli::config::ConfigCommand),
 }
 
 #[derive(Args)]
@@ -338,6 +340,7 @@ async fn console(resolved: keydesk::cli::config::Resolved) -> anyhow::Result<()>
         clipboard: resolved.clipboard,
         clipboard_clear: resolved.clipboard_clear,
         token_source: token.source.to_string(),
+        color: resolved.color,
     })
     .await
 }
@@ -354,6 +357,17 @@ fn scripted(
             // What the server or the user sent comes back in errors: cleaned.
             let line = keydesk::cli::output::cell(&err.to_string());
             eprintln!("keydesk: {line}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// A command's outcome as its exit code; a failure is said on stderr first.
+fn exit_code(result: keydesk::cli::CliResult) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("keydesk: {err}");
             ExitCode::from(err.exit_code())
         }
     }
@@ -377,6 +391,9 @@ fn main() -> ExitCode {
             let own = matches.subcommand().map(|(_, own)| own);
             let overrides = keydesk::cli::overrides(&matches, own);
             return scripted(&runtime, command, overrides);
+        }
+        Some(Command::Config(command)) => {
+            return exit_code(keydesk::cli::config::run_command(command));
         }
         Some(Command::Completions { shell }) => {
             let mut command = Cli::command();
@@ -420,12 +437,12 @@ fn main() -> ExitCode {
                 }))
             })
         }
-        None => keydesk::cli::config::resolve(keydesk::cli::overrides(&matches, None))
-            .map_err(anyhow::Error::from)
-            .and_then(|resolved| {
-                log_to_file(cli.console.view.log_file.clone())?;
-                runtime.block_on(console(resolved))
-            }),
+        None => match keydesk::cli::config::resolve(keydesk::cli::overrides(&matches, None)) {
+            // A bad configuration file exits as it does for the scripting commands.
+            Err(err) => return exit_code(Err(err)),
+            Ok(resolved) => log_to_file(cli.console.view.log_file.clone())
+                .and_then(|_| runtime.block_on(console(resolved))),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

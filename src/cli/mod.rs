@@ -79,8 +79,7 @@ pub fn overrides(top: &ArgMatches, own: Option<&ArgMatches>) -> Overrides {
         token: given::<String>(top, own, "token", "--token", "KEYDESK_TOKEN")
             .map(|g| Given::new(Zeroizing::new(g.value), g.source)),
         tenant: given(top, own, "tenant", "--tenant", "KEYDESK_TENANT"),
-        readonly: given::<bool>(top, own, "readonly", "--readonly", "KEYDESK_READONLY")
-            .filter(|g| g.value),
+        readonly: given(top, own, "readonly", "--readonly", "KEYDESK_READONLY"),
         clipboard: given(top, own, "clipboard", "--clipboard", "KEYDESK_CLIPBOARD"),
         clipboard_clear_seconds: given(
             top,

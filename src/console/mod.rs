@@ -51,6 +51,8 @@ pub struct ConsoleConfig {
     pub clipboard_clear: Duration,
     /// Where the token came from (`KEYDESK_TOKEN`, `--token`), named when it is refused.
     pub token_source: String,
+    /// False with NO_COLOR or a profile's `theme = "no-color"`.
+    pub color: bool,
 }
 
 const TICK: Duration = Duration::from_millis(250);
@@ -155,7 +157,7 @@ pub async fn run(config: ConsoleConfig) -> anyhow::Result<()> {
         config.readonly,
         &config.token_source,
     );
-    app.color = color_enabled();
+    app.color = config.color;
 
     let mut guard = TerminalGuard::enter()?;
     let size = guard.terminal.size()?;
