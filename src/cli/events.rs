@@ -79,7 +79,8 @@ pub async fn run(ctx: &Ctx, action: EventsAction) -> CliResult {
                 Format::Json => output::json(&events),
                 Format::Table => {
                     let mut table =
-                        Table::new(&["ID", "AT", "ACTION", "ACTOR", "TARGET", "CHANGES"]);
+                        Table::new(&["ID", "AT", "ACTION", "ACTOR", "TARGET", "CHANGES"])
+                            .optional(&["CHANGES", "ACTOR"]);
                     for event in &events {
                         table.row(row(event));
                     }

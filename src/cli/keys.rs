@@ -342,7 +342,8 @@ async fn list(ctx: &Ctx, args: ListArgs) -> CliResult {
                 "START",
                 "LAST USED",
                 "EXPIRES",
-            ]);
+            ])
+            .optional(&["LAST USED", "START", "EXPIRES", "SCOPES", "OWNER"]);
             for key in &keys {
                 table.row(vec![
                     key.id.clone(),

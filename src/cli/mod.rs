@@ -26,16 +26,22 @@ use config::{Given, Overrides, Source};
 #[derive(clap::Subcommand, Debug)]
 pub enum Scripted {
     /// List, create, change, rotate, revoke and find keys.
+    #[command(after_help = EXIT_CODES)]
     Keys(keys::KeysCommand),
     /// A tenant's settings: get, set.
+    #[command(after_help = EXIT_CODES)]
     Settings(tenants::SettingsCommand),
     /// The audit log: list, tail.
+    #[command(after_help = EXIT_CODES)]
     Events(events::EventsCommand),
     /// A tenant's users: list, create, roles, license, tokens.
+    #[command(after_help = EXIT_CODES)]
     Users(users::UsersCommand),
     /// The tenants you see; create one.
+    #[command(after_help = EXIT_CODES)]
     Tenants(tenants::TenantsCommand),
     /// Who your token belongs to, and which tenants you see.
+    #[command(after_help = EXIT_CODES)]
     Me(tenants::MeCommand),
 }
 

@@ -88,10 +88,15 @@ pub fn maybe_time(at: Option<&DateTime<Utc>>) -> String {
     at.map_or_else(|| "-".to_owned(), time)
 }
 
-/// Columns of text. Cells are cleaned by [`Table::row`].
+/// Columns of text. Cells are cleaned by [`Table::row`]. On a narrow
+/// terminal the columns named by [`Table::optional`] go first, then the
+/// widest are cut; the first column (the ID a script or a person copies)
+/// is never cut.
 pub struct Table {
     headers: Vec<&'static str>,
     rows: Vec<Vec<String>>,
+    /// Columns left out, in this order, when the table does not fit.
+    optional: Vec<&'static str>,
 }
 
 impl Table {
@@ -100,7 +105,15 @@ impl Table {
         Self {
             headers: headers.to_vec(),
             rows: Vec::new(),
+            optional: Vec::new(),
         }
+    }
+
+    /// The columns to leave out, first to last, when the terminal is narrow.
+    #[must_use]
+    pub fn optional(mut self, headers: &[&'static str]) -> Self {
+        self.optional = headers.to_vec();
+        self
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -116,34 +129,49 @@ impl Table {
     /// widest columns are cut with `…` until it fits).
     #[must_use]
     pub fn render(&self, width: Option<usize>) -> String {
-        let columns = self.headers.len();
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.width()).collect();
         for row in &self.rows {
-            for (i, cell) in row.iter().enumerate().take(columns) {
+            for (i, cell) in row.iter().enumerate().take(widths.len()) {
                 widths[i] = widths[i].max(cell.width());
             }
         }
+        let mut shown: Vec<usize> = (0..self.headers.len()).collect();
         if let Some(width) = width {
-            let gaps = 2 * columns.saturating_sub(1);
-            while widths.iter().sum::<usize>() + gaps > width {
-                let Some((widest, &w)) = widths.iter().enumerate().max_by_key(|(_, w)| **w) else {
-                    break;
-                };
-                if w <= 6 {
+            let total = |shown: &[usize], widths: &[usize]| {
+                shown.iter().map(|&i| widths[i]).sum::<usize>() + 2 * shown.len().saturating_sub(1)
+            };
+            // A column goes while the rest would not fit even with every
+            // cuttable column cut to a readable width.
+            let readable: Vec<usize> = widths
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| if i == 0 { w } else { w.min(READABLE) })
+                .collect();
+            for header in &self.optional {
+                if total(&shown, &readable) <= width {
                     break;
                 }
-                widths[widest] = w - 1;
+                shown.retain(|&i| self.headers[i] != *header);
+            }
+            while total(&shown, &widths) > width {
+                let Some(&widest) = shown[1..].iter().max_by_key(|&&i| widths[i]) else {
+                    break;
+                };
+                if widths[widest] <= 6 {
+                    break;
+                }
+                widths[widest] -= 1;
             }
         }
         let mut text = String::new();
         let mut line = |cells: &[String]| {
             let mut out = String::new();
-            for (i, width) in widths.iter().enumerate() {
+            for (n, &i) in shown.iter().enumerate() {
                 let cell = cells.get(i).map_or("", String::as_str);
-                let cut = cut(cell, *width);
+                let cut = cut(cell, widths[i]);
                 out.push_str(&cut);
-                if i + 1 < columns {
-                    out.push_str(&" ".repeat(width - cut.width() + 2));
+                if n + 1 < shown.len() {
+                    out.push_str(&" ".repeat(widths[i] - cut.width() + 2));
                 }
             }
             text.push_str(out.trim_end());
@@ -167,6 +195,9 @@ impl Table {
         out(&self.render(terminal_width()))
     }
 }
+
+/// A cut column keeps at least this many columns where it can.
+const READABLE: usize = 24;
 
 /// The terminal's width when stdout is one.
 fn terminal_width() -> Option<usize> {
@@ -233,6 +264,22 @@ mod tests {
             assert!(line.width() <= 20, "{line:?}");
         }
         assert!(text.contains('…'));
+    }
+
+    #[test]
+    fn a_narrow_terminal_loses_optional_columns_first_and_never_cuts_the_id() {
+        let mut table = Table::new(&["ID", "NAME", "EXPIRES"]).optional(&["EXPIRES"]);
+        table.row(vec![
+            "key_01M91CTA6004AVQ32DZACWV20F".into(),
+            "a-rather-long-key-name-for-the-partner-integration".into(),
+            "2027-01-03T20:29:59Z".into(),
+        ]);
+        let text = table.render(Some(50));
+        assert!(!text.contains("EXPIRES"), "{text}");
+        assert!(text.contains("key_01M91CTA6004AVQ32DZACWV20F"), "{text}");
+        assert!(text.lines().all(|l| l.width() <= 50), "{text}");
+        let wide = table.render(Some(200));
+        assert!(wide.contains("EXPIRES") && wide.contains("partner-integration"));
     }
 
     #[test]

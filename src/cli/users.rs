@@ -128,7 +128,8 @@ pub async fn run(ctx: &Ctx, action: UsersAction) -> CliResult {
                 Format::Table => {
                     let mut table = Table::new(&[
                         "ID", "NAME", "EMAIL", "ROLES", "LICENSED", "STATE", "CREATED",
-                    ]);
+                    ])
+                    .optional(&["CREATED", "LICENSED", "EMAIL"]);
                     for user in &users {
                         table.row(vec![
                             user.id.clone(),

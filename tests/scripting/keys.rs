@@ -325,3 +325,22 @@ fn escape_codes_in_what_is_echoed_cannot_drive_the_terminal() {
     let made = server.run(&["keys", "create", "a\u{1b}[31mred"]).expect(2);
     assert!(!made.stderr.contains('\u{1b}'), "{made:?}");
 }
+
+#[test]
+fn reveal_prints_a_stored_secret_alone_where_the_tenant_allows_it() {
+    let server = Server::start();
+    server.key("not-kept", &[]);
+    let refused = server
+        .run(&["keys", "reveal", &server.key_id("not-kept")])
+        .expect(5);
+    assert!(refused.stdout.is_empty(), "{refused:?}");
+    server
+        .run(&["settings", "set", "secret_retrieval=admins"])
+        .expect(0);
+    let secret = server.key("kept", &[]);
+    let id = server.key_id("kept");
+    let revealed = server.run(&["keys", "reveal", &id]).expect(0);
+    assert_eq!(revealed.stdout, format!("{secret}\n"));
+    let json = server.run(&["keys", "reveal", &id, "-o", "json"]).json();
+    assert_eq!(json["secret"], secret.as_str());
+}
