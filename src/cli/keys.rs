@@ -738,6 +738,10 @@ fn refused_exit(result: &api::BulkRevokeResult) -> CliResult {
 /// Reads the secret: from stdin for `-` (one line), else the argument.
 fn read_secret(arg: &str) -> CliResult<Zeroizing<String>> {
     if arg != "-" {
+        output::note(
+            "keydesk: warning: a secret on the command line stays in your shell history and shows in `ps`; \
+             pass `-` and give it on stdin",
+        );
         return Ok(Zeroizing::new(arg.trim().to_owned()));
     }
     let mut raw = Zeroizing::new(String::new());

@@ -55,7 +55,7 @@ pub struct CommonResponses;
 
 impl utoipa::Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in &mut openapi.paths.paths {
             for operation in [
                 &mut item.get,
                 &mut item.put,
@@ -66,6 +66,7 @@ impl utoipa::Modify for CommonResponses {
             .into_iter()
             .flatten()
             {
+                describe_id_parameters(path, operation);
                 add_common(operation);
             }
         }
@@ -75,21 +76,36 @@ impl utoipa::Modify for CommonResponses {
 /// A tenant id, as every `{tenant}` in a path takes it.
 const TENANT_PATTERN: &str = "^[a-z][a-z0-9-]{1,62}$";
 
-/// `{tenant}` in a path is a tenant id: the document says its format.
-fn describe_tenant_parameter(operation: &mut Operation) {
+/// The server's ids: a prefix naming what they identify, `_`, and a ULID
+/// (26 of Crockford's base 32, as `ulid` writes them).
+const ULID: &str = "[0-9A-HJKMNP-TV-Z]{26}";
+
+/// `{tenant}` and `{id}` in a path are ids: the document says their
+/// format (a key's, a user's or a verifier's, by the path's collection).
+fn describe_id_parameters(path: &str, operation: &mut Operation) {
     use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let id_prefix = ["keys", "users", "verifiers"]
+        .into_iter()
+        .zip(["key", "usr", "ver"])
+        .find(|(collection, _)| path.contains(&format!("/{collection}/{{id}}")))
+        .map(|(_, prefix)| prefix);
     for parameter in operation.parameters.iter_mut().flatten() {
-        if parameter.parameter_in == ParameterIn::Path && parameter.name == "tenant" {
-            parameter.schema = Some(RefOr::T(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .min_length(Some(2))
-                    .max_length(Some(63))
-                    .pattern(Some(TENANT_PATTERN))
-                    .into(),
-            ));
+        if parameter.parameter_in != ParameterIn::Path {
+            continue;
         }
+        let schema = match (parameter.name.as_str(), id_prefix) {
+            ("tenant", _) => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(2))
+                .max_length(Some(63))
+                .pattern(Some(TENANT_PATTERN)),
+            ("id", Some(prefix)) => ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(format!("^{prefix}_{ULID}$"))),
+            _ => continue,
+        };
+        parameter.schema = Some(RefOr::T(schema.into()));
     }
 }
 
@@ -142,7 +158,6 @@ fn describe_event_streams(operation: &mut Operation) {
 }
 
 fn add_common(operation: &mut Operation) {
-    describe_tenant_parameter(operation);
     describe_event_streams(operation);
     let secured = operation
         .security

@@ -346,3 +346,52 @@ async fn a_streamed_event_matches_the_documented_message() {
         assert!(event.get(field).is_some(), "{field} missing from {event}");
     }
 }
+
+/// Every `{id}` in a path says its format, and the ids the server makes
+/// have it (`key_`, `usr_` or `ver_` and a ULID).
+#[tokio::test]
+async fn path_ids_say_their_format_and_real_ids_match_it() {
+    let app = spawn_app().await;
+    app.enabled_tenant("acme").await;
+    let user = app.create_user("acme", "ana", &["developer"], true).await;
+    let key = app.key_for("acme", &user.id, "k").await;
+    let document = app
+        .send(app.request(Method::GET, "/openapi.json", None))
+        .await
+        .expect(200)
+        .json;
+    let ulid = "[0-9A-HJKMNP-TV-Z]{26}";
+    let mut seen = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for operation in item.as_object().unwrap().values() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["in"] != "path" || parameter["name"] != "id" {
+                    continue;
+                }
+                let prefix = if path.contains("/keys/") {
+                    "key"
+                } else if path.contains("/users/") {
+                    "usr"
+                } else {
+                    "ver"
+                };
+                assert_eq!(
+                    parameter["schema"]["pattern"],
+                    format!("^{prefix}_{ulid}$"),
+                    "{path}"
+                );
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 15, "{seen} id parameters");
+    let matches = |id: &str, prefix: &str| {
+        let rest = id.strip_prefix(&format!("{prefix}_")).unwrap_or("");
+        rest.len() == 26
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c)))
+    };
+    assert!(matches(&key.id, "key"), "{}", key.id);
+    assert!(matches(&user.id, "usr"), "{}", user.id);
+}

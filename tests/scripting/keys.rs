@@ -240,6 +240,9 @@ fn lookup_from_stdin_then_revoke_is_the_incident_one_liner() {
     server
         .run_with(&["keys", "lookup", "-"], &vars, Some(""))
         .expect(2);
+    // A secret given as an argument works, with a warning about where it stays.
+    let argued = server.run(&["keys", "lookup", &secret]).expect(0);
+    assert!(argued.stderr.contains("shell history"), "{argued:?}");
 }
 
 #[test]
