@@ -7,6 +7,7 @@ use super::context::{Ctx, Target};
 use super::error::{CliError, CliResult};
 use super::output::{self, Format, Table, time};
 use crate::api;
+use crate::domain::SecretRetrieval;
 
 #[derive(Args, Debug)]
 pub struct TenantsCommand {
@@ -50,6 +51,9 @@ pub enum SettingsAction {
         /// FIELD=VALUE pairs; `null` lifts a limit; lists are comma-separated.
         #[arg(required = true, value_name = "FIELD=VALUE")]
         changes: Vec<String>,
+        /// Do not ask (switching secret_retrieval to never erases every stored secret).
+        #[arg(short, long)]
+        yes: bool,
     },
 }
 
@@ -110,9 +114,20 @@ pub async fn run_settings(ctx: &Ctx, action: SettingsAction) -> CliResult {
     let tenant = ctx.tenant().await?;
     let settings = match action {
         SettingsAction::Get => ctx.call(ctx.client.settings(&tenant)).await?,
-        SettingsAction::Set { changes } => {
+        SettingsAction::Set { changes, yes } => {
             let body = parse_changes(&changes)?;
             let current = ctx.call(ctx.client.settings(&tenant)).await?;
+            if body.secret_retrieval == Some(SecretRetrieval::Never)
+                && current.secret_retrieval != SecretRetrieval::Never
+            {
+                ctx.confirm(
+                    &format!(
+                        "secret_retrieval=never erases every stored secret of {tenant}: no key's secret can be revealed again"
+                    ),
+                    "Erase them?",
+                    yes,
+                )?;
+            }
             // If-Match: a change made meanwhile by someone else is not overwritten.
             let settings = ctx
                 .call(

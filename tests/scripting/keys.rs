@@ -346,4 +346,17 @@ fn reveal_prints_a_stored_secret_alone_where_the_tenant_allows_it() {
     assert_eq!(revealed.stdout, format!("{secret}\n"));
     let json = server.run(&["keys", "reveal", &id, "-o", "json"]).json();
     assert_eq!(json["secret"], secret.as_str());
+    // Going back to never erases the stored secrets: it asks first.
+    let asked = server
+        .run(&["settings", "set", "secret_retrieval=never"])
+        .expect(7);
+    assert!(
+        asked.stderr.contains("erases every stored secret"),
+        "{asked:?}"
+    );
+    server.run(&["keys", "reveal", &id]).expect(0);
+    server
+        .run(&["settings", "set", "secret_retrieval=never", "--yes"])
+        .expect(0);
+    server.run(&["keys", "reveal", &id]).expect(5);
 }
