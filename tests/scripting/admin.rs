@@ -305,3 +305,52 @@ fn completions_and_the_manual_page() {
     assert!(man.stdout.contains("Exit codes"));
     server.run(&["completions", "tcsh"]).expect(2);
 }
+
+/// `events tail` outlives a server restart: it reconnects and goes on from
+/// the last event it printed, losing and repeating none.
+#[test]
+fn tail_resumes_after_the_server_restarts() {
+    let mut server = Server::start();
+    let mut tail = server.command(&["events", "tail", "-o", "json"]);
+    tail.env("KEYDESK_TOKEN", ADMIN_TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = tail.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    stderr.read_line(&mut line).unwrap();
+    std::thread::spawn(move || for _ in stderr.lines() {});
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if sender.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| -> serde_json::Value {
+        let line = receiver
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no {what} on the tail"));
+        serde_json::from_str(&line).unwrap()
+    };
+    server.key("before", &[]);
+    let first = next("event before the restart");
+    assert_eq!(first["target_name"], "before");
+    server.restart();
+    server.key("after", &[]);
+    let second = next("event after the restart");
+    assert_eq!(second["target_name"], "after", "{second}");
+    assert_eq!(
+        second["id"].as_i64().unwrap(),
+        first["id"].as_i64().unwrap() + 1
+    );
+    assert!(
+        receiver.recv_timeout(Duration::from_millis(1500)).is_err(),
+        "an event repeated"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

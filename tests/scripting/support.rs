@@ -37,36 +37,52 @@ fn clean(command: &mut Command, home: &Path) {
         .env("XDG_STATE_HOME", home.join("state"));
 }
 
+/// `keydesk serve` on `listen` with its data in `dir`; its URL once it listens.
+fn spawn(dir: &Path, listen: &str) -> (Child, String) {
+    let mut command = Command::new(BIN);
+    clean(&mut command, dir);
+    let mut child = command
+        .args(["serve", "--listen", listen, "--data-dir"])
+        .arg(dir.join("data"))
+        .env("KEYDESK_BOOTSTRAP_TOKEN", ADMIN_TOKEN)
+        .env("KEYDESK_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut line = String::new();
+    let url = loop {
+        assert!(Instant::now() < deadline, "the server did not start");
+        line.clear();
+        assert!(log.read_line(&mut line).unwrap() > 0, "the server stopped");
+        if let Some(at) = line.find("address=") {
+            let address = line[at + 8..].split_whitespace().next().unwrap();
+            break format!("http://{address}");
+        }
+    };
+    // Keep reading the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in log.lines() {});
+    (child, url)
+}
+
 impl Server {
+    /// Stops the server and starts it again on the same address and data.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let listen = self.url.trim_start_matches("http://").to_owned();
+        let (child, url) = spawn(self.dir.path(), &listen);
+        self.child = child;
+        assert_eq!(url, self.url);
+    }
+
     /// Starts a server, with tenant `acme` (API keys on).
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut command = Command::new(BIN);
-        clean(&mut command, dir.path());
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .env("KEYDESK_BOOTSTRAP_TOKEN", ADMIN_TOKEN)
-            .env("KEYDESK_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut log = BufReader::new(child.stderr.take().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut line = String::new();
-        let url = loop {
-            assert!(Instant::now() < deadline, "the server did not start");
-            line.clear();
-            assert!(log.read_line(&mut line).unwrap() > 0, "the server stopped");
-            if let Some(at) = line.find("address=") {
-                let address = line[at + 8..].split_whitespace().next().unwrap();
-                break format!("http://{address}");
-            }
-        };
-        // Keep reading the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in log.lines() {});
+        let (child, url) = spawn(dir.path(), "127.0.0.1:0");
         let server = Self { child, url, dir };
         let made = server.run(&[
             "tenants",
