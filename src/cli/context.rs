@@ -90,13 +90,17 @@ impl Ctx {
             [] => Err(CliError::Usage(
                 "you hold no role in any tenant yet: pass --tenant".to_owned(),
             )),
-            many => Err(CliError::Usage(format!(
-                "which tenant? pass --tenant (or set KEYDESK_TENANT, or a profile's tenant): {}",
-                many.iter()
-                    .map(|t| t.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+            many => {
+                let mut names: Vec<&str> = many.iter().take(10).map(|t| t.id.as_str()).collect();
+                if many.len() > names.len() {
+                    names.push("…");
+                }
+                Err(CliError::Usage(format!(
+                    "which tenant? pass --tenant (or set KEYDESK_TENANT, or a profile's tenant); you see {}: {}",
+                    many.len(),
+                    names.join(", ")
+                )))
+            }
         }
     }
 
