@@ -26,6 +26,9 @@ fn assert_unavailable(what: &str, reply: &Reply) {
 
 #[tokio::test]
 async fn a_deleted_database_makes_the_server_unready_and_is_never_recreated() {
+    if crate::backend::skip_unless_sqlite("deletes the SQLite database file") {
+        return;
+    }
     let app = spawn_app().await;
     app.enabled_tenant("acme").await;
     let ready = send(&app, Method::GET, "/readyz").await;
