@@ -505,14 +505,6 @@ impl Database {
     }
 }
 
-/// The SQLite path named by `--database`; an error for a PostgreSQL URL.
-pub fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
-    match Database::parse(url)? {
-        Database::Sqlite(path) => Ok(path),
-        Database::Postgres(_) => anyhow::bail!("--database names PostgreSQL, not a SQLite file"),
-    }
-}
-
 /// A pepper as read, and where it came from (for the messages that name it).
 struct Pepper {
     bytes: Zeroizing<Vec<u8>>,
@@ -799,7 +791,11 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
             // may hold a password.
             let store = PgStore::connect(&url)
                 .await
-                .map_err(|err| anyhow::anyhow!("cannot open the PostgreSQL database: {err}"))?
+                .map_err(|err| match err {
+                    crate::store::StoreError::Unavailable(cause)
+                    | crate::store::StoreError::Backend(cause) => anyhow::anyhow!(cause),
+                    other => anyhow::anyhow!(other),
+                })?
                 .with_event_buffer(config.activity.event_stream_buffer);
             let target = format!("postgres://{}", store.target());
             (Arc::new(store), target)

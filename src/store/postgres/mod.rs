@@ -326,6 +326,20 @@ fn backend(err: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(err.to_string())
 }
 
+/// The error and its causes ("error connecting to server: Connection refused").
+fn with_causes(err: &tokio_postgres::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
         if let Some(db) = err.as_db_error() {
@@ -342,16 +356,16 @@ impl From<tokio_postgres::Error> for StoreError {
             // connections, the database or the role gone.
             let class = &code.code()[..2];
             if matches!(class, "08" | "28" | "3D" | "57" | "53") {
-                return StoreError::Unavailable(err.to_string());
+                return StoreError::Unavailable(with_causes(&err));
             }
             return backend(err);
         }
         let io = std::error::Error::source(&err)
             .is_some_and(|source| source.downcast_ref::<std::io::Error>().is_some());
         if err.is_closed() || io || err.to_string().contains("timed out") {
-            return StoreError::Unavailable(err.to_string());
+            return StoreError::Unavailable(with_causes(&err));
         }
-        backend(err)
+        StoreError::Backend(with_causes(&err))
     }
 }
 
