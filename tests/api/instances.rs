@@ -13,7 +13,8 @@ use serde_json::json;
 use crate::backend::skip_unless_postgres;
 use crate::helpers::{OwnServer, TestApp, serve_config};
 
-/// Two instances started on the same data directory's database; their
+/// Two instances started at once on the same (empty) database, so their
+/// migrations and bootstraps race as a fleet's do at its first start; their
 /// clients, one per instance, and the servers (stopped when dropped with
 /// the test).
 async fn two_instances(data_dir: &std::path::Path) -> (Vec<Arc<TestApp>>, Vec<OwnServer>) {
