@@ -2,7 +2,7 @@
 //! terminal console.
 //!
 //! - [`domain`]: tenants, settings, users, keys, secrets, the status machine and permission matrix; no IO.
-//! - [`store`]: the `Store` trait and its SQLite backend; every mutation and its audit event in one transaction.
+//! - [`store`]: the `Store` trait and its SQLite and PostgreSQL backends; every mutation and its audit event in one transaction.
 //! - [`api`]: the JSON bodies of the management API, shared by the server and its clients.
 //! - [`client`]: the typed HTTP client of the management API, shared by the console and CLI.
 //! - [`console`]: the terminal UI: state, update, keymap, render, dialogs, clipboard.

@@ -126,7 +126,9 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = keydesk::server::DEFAULT_LISTEN, env = "KEYDESK_LISTEN")]
     listen: String,
-    /// sqlite://PATH (default: keydesk.db in the data directory).
+    /// sqlite://PATH (default: keydesk.db in the data directory), or
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (PostgreSQL 15+; several
+    /// instances may share it, with the same pepper).
     #[arg(long, env = "KEYDESK_DATABASE")]
     database: Option<String>,
     /// Where the default database and the generated pepper live.

@@ -50,6 +50,7 @@ use self::usage::UsageRecorder;
 use crate::domain::secret::generate_token;
 use crate::domain::{Email, Keyring, PersonName, Role, Roles, Tenant, TenantId, User, UserId};
 use crate::store::Store;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 
 /// Largest request body accepted; every body of this API is small.
@@ -477,17 +478,31 @@ pub fn default_data_dir() -> anyhow::Result<PathBuf> {
         .context("no data directory is known for this user; pass --data-dir")
 }
 
-/// The SQLite path named by `--database`.
-pub fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        anyhow::bail!("PostgreSQL is not supported by this version yet; use sqlite://PATH");
+/// The database `--database` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `sqlite://PATH` (or a bare path).
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`, as given (it may hold a password).
+    Postgres(String),
+}
+
+impl Database {
+    /// Parses `--database`.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        anyhow::ensure!(
+            !path.is_empty(),
+            "--database: expected sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+        );
+        Ok(Self::Sqlite(PathBuf::from(path)))
     }
-    let path = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    anyhow::ensure!(!path.is_empty(), "--database: expected sqlite://PATH");
-    Ok(PathBuf::from(path))
 }
 
 /// A pepper as read, and where it came from (for the messages that name it).
@@ -583,7 +598,7 @@ async fn pepper_for(
     store: &dyn Store,
     config: &ServeConfig,
     data_dir: &Path,
-    database: &Path,
+    database: &str,
 ) -> anyhow::Result<Pepper> {
     match read_pepper(config, data_dir)? {
         PepperSource::Read(pepper) => Ok(pepper),
@@ -596,7 +611,7 @@ async fn pepper_for(
                  KEYDESK_PEPPER). No new pepper is generated for a database in use: no key or \
                  token would verify with it",
                 path.display(),
-                database.display()
+                database
             );
             Pepper::generate(&path)
         }
@@ -609,7 +624,7 @@ async fn pepper_for(
 async fn keyring_for(
     store: &dyn Store,
     pepper: &Pepper,
-    database: &Path,
+    database: &str,
 ) -> anyhow::Result<Keyring> {
     let current =
         Keyring::from_pepper(&pepper.bytes).map_err(|e| anyhow::anyhow!("{}: {e}", pepper.origin));
@@ -631,7 +646,7 @@ async fn keyring_for(
                  pepper the database was created with: restore its file from your backup, or \
                  point --pepper-file or KEYDESK_PEPPER at it",
                 pepper.origin,
-                database.display()
+                database
             )),
         },
         None => {
@@ -760,14 +775,32 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
         None => default_data_dir()?,
     };
     let database = match &config.database {
-        Some(url) => sqlite_path(url)?,
-        None => data_dir.join("keydesk.db"),
+        Some(url) => Database::parse(url)?,
+        None => Database::Sqlite(data_dir.join("keydesk.db")),
     };
     create_private_dir(&data_dir)?;
-    let store = SqliteStore::open(&database)
-        .with_context(|| format!("cannot open the database {}", database.display()))?
-        .with_event_buffer(config.activity.event_stream_buffer);
-    let store: Arc<dyn Store> = Arc::new(store);
+    let (store, database): (Arc<dyn Store>, String) = match database {
+        Database::Sqlite(path) => {
+            let store = SqliteStore::open(&path)
+                .with_context(|| format!("cannot open the database {}", path.display()))?
+                .with_event_buffer(config.activity.event_stream_buffer);
+            (Arc::new(store), path.display().to_string())
+        }
+        Database::Postgres(url) => {
+            // The error names host, port and database; never the URL, which
+            // may hold a password.
+            let store = PgStore::connect(&url)
+                .await
+                .map_err(|err| match err {
+                    crate::store::StoreError::Unavailable(cause)
+                    | crate::store::StoreError::Backend(cause) => anyhow::anyhow!(cause),
+                    other => anyhow::anyhow!(other),
+                })?
+                .with_event_buffer(config.activity.event_stream_buffer);
+            let target = format!("postgres://{}", store.target());
+            (Arc::new(store), target)
+        }
+    };
     let pepper = pepper_for(store.as_ref(), config, &data_dir, &database).await?;
     let keyring = keyring_for(store.as_ref(), &pepper, &database).await?;
     let bootstrap_token =

@@ -1,12 +1,17 @@
-//! Persistence: the [`Store`] trait and its backends (SQLite today; the SQL
-//! is kept backend-neutral for the PostgreSQL backend to come).
+//! Persistence: the [`Store`] trait and its two equal backends, SQLite
+//! (one file, one writer) and PostgreSQL (a pool; several instances may
+//! share one database). Both publish committed events through [`feed`].
 //!
 //! Every mutation runs in one write transaction together with its audit
 //! event. Mutations take a closure so the *domain* decides, inside that
 //! transaction, whether the change is allowed: the check and the write see
 //! the same data, and two admins cannot interleave between them.
 
+pub mod feed;
+pub mod postgres;
 pub mod sqlite;
+
+pub use feed::EVENT_BUFFER;
 
 use std::collections::HashMap;
 

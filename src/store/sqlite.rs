@@ -52,31 +52,25 @@ pub struct SqliteStore {
     feed: EventFeed,
 }
 
-/// How many committed events the live feed holds for a subscriber that
-/// has not read them yet, unless [`SqliteStore::with_event_buffer`] says otherwise.
-pub const EVENT_BUFFER: usize = 1024;
+pub use super::feed::EVENT_BUFFER;
 
 /// Hands committed events to live subscribers ([`Store::subscribe_events`]).
 /// Only [`SqliteStore::write`] publishes, right after its commit and while it
 /// still holds the one writer connection: so every event, whichever
 /// mutation wrote it, goes out once, only after it is durable, and in id
-/// order. Sending never waits: the channel is a bounded ring, and a
-/// subscriber that falls behind loses its place (`Lagged`), not the writer its time.
+/// order.
 #[derive(Clone)]
 struct EventFeed {
-    sender: tokio::sync::broadcast::Sender<Arc<Event>>,
+    feed: super::feed::EventFeed,
     /// The highest event id published; changed under the writer lock only.
     published: Arc<std::sync::atomic::AtomicI64>,
-    /// Runs with each event before it is sent ([`Store::before_publishing`]).
-    hook: Arc<std::sync::OnceLock<super::CommitHook>>,
 }
 
 impl EventFeed {
     fn new(capacity: usize, published: i64) -> Self {
         Self {
-            sender: tokio::sync::broadcast::channel(capacity.clamp(1, 1 << 20)).0,
+            feed: super::feed::EventFeed::new(capacity),
             published: Arc::new(std::sync::atomic::AtomicI64::new(published)),
-            hook: Arc::new(std::sync::OnceLock::new()),
         }
     }
 
@@ -95,12 +89,8 @@ impl EventFeed {
         match events {
             Ok(events) => {
                 for event in events {
-                    if let Some(hook) = self.hook.get() {
-                        hook(&event);
-                    }
                     self.published.store(event.id, Ordering::Release);
-                    // No subscriber is not an error.
-                    let _ = self.sender.send(Arc::new(event));
+                    self.feed.publish(event);
                 }
             }
             Err(err) => {
@@ -282,9 +272,10 @@ impl SqliteStore {
             .feed
             .published
             .load(std::sync::atomic::Ordering::Acquire);
-        let hook = Arc::clone(&self.feed.hook);
-        self.feed = EventFeed::new(capacity, published);
-        self.feed.hook = hook;
+        self.feed = EventFeed {
+            feed: self.feed.feed.with_capacity(capacity),
+            published: Arc::new(std::sync::atomic::AtomicI64::new(published)),
+        };
         self
     }
 
@@ -1881,13 +1872,11 @@ impl Store for SqliteStore {
     }
 
     fn subscribe_events(&self) -> tokio::sync::broadcast::Receiver<Arc<Event>> {
-        self.feed.sender.subscribe()
+        self.feed.feed.subscribe()
     }
 
     fn before_publishing(&self, hook: super::CommitHook) {
-        if self.feed.hook.set(hook).is_err() {
-            tracing::warn!("a second hook before publishing was ignored");
-        }
+        self.feed.feed.set_hook(hook);
     }
 
     async fn append_event(&self, event: &NewEvent) -> StoreResult<()> {

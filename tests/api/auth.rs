@@ -159,11 +159,21 @@ async fn failed_attempts_are_logged_without_the_token_and_not_once_each() {
 #[tokio::test]
 async fn a_bootstrap_token_shorter_than_32_characters_is_refused_at_start() {
     let data = tempfile::tempdir().unwrap();
-    let store = keydesk::store::sqlite::SqliteStore::open(&data.path().join("keydesk.db")).unwrap();
+    let store: Box<dyn keydesk::store::Store> = match crate::backend::database_for(data.path()) {
+        Some(url) => Box::new(
+            keydesk::store::postgres::PgStore::connect(&url)
+                .await
+                .unwrap(),
+        ),
+        None => Box::new(
+            keydesk::store::sqlite::SqliteStore::open(&data.path().join("keydesk.db")).unwrap(),
+        ),
+    };
     let keyring = keydesk::domain::Keyring::from_pepper(crate::helpers::PEPPER.as_bytes()).unwrap();
     let short = "kdm_".to_owned() + &"x".repeat(27);
     assert_eq!(short.len(), 31);
-    let Err(refusal) = keydesk::server::bootstrap(&store, &keyring, Some(&short)).await else {
+    let Err(refusal) = keydesk::server::bootstrap(store.as_ref(), &keyring, Some(&short)).await
+    else {
         panic!("a 31-character bootstrap token was accepted");
     };
     let message = format!("{refusal:#}");
@@ -172,7 +182,7 @@ async fn a_bootstrap_token_shorter_than_32_characters_is_refused_at_start() {
         "{message}"
     );
     let long = "kdm_".to_owned() + &"x".repeat(28);
-    keydesk::server::bootstrap(&store, &keyring, Some(&long))
+    keydesk::server::bootstrap(store.as_ref(), &keyring, Some(&long))
         .await
         .unwrap();
 }

@@ -1,5 +1,7 @@
 //! The shared harness: `spawn_app()` starts the real server on 127.0.0.1:0
-//! with a fresh SQLite database in a temporary directory, and `TestApp`
+//! with a fresh database (SQLite in a temporary directory, or a PostgreSQL
+//! database of its own under `KEYDESK_TEST_BACKEND=postgres`: see
+//! `backend`), and `TestApp`
 //! speaks to it over HTTP. `ServerProcess` runs the real binary instead, for
 //! the tests that kill it or read its logs. Every reply is checked for 5xx:
 //! no request of this suite may make the server fail.
@@ -80,10 +82,12 @@ pub async fn spawn_app_with(
 }
 
 /// How every in-process test server runs: on a free port, with `data_dir`,
+/// the run's backend (the same database each time for one `data_dir`),
 /// the test pepper and the bootstrap token.
 pub fn serve_config(data_dir: &Path) -> keydesk::server::ServeConfig {
     keydesk::server::ServeConfig {
         listen: "127.0.0.1:0".to_owned(),
+        database: crate::backend::database_for(data_dir),
         data_dir: Some(data_dir.to_owned()),
         pepper: Some(PEPPER.to_owned()),
         bootstrap_token: Some(ADMIN_TOKEN.to_owned()),
@@ -521,11 +525,31 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Asserts that none of `needles` occurs in any file under `dir`.
+/// Asserts that none of `needles` occurs in any file under `dir`, a data
+/// directory, nor (under postgres) in any row of its server's database.
 #[track_caller]
 pub fn assert_absent_from_files(dir: &Path, needles: &[String]) {
     let files = files_under(dir);
-    assert!(!files.is_empty(), "no files under {}", dir.display());
+    if let Some(url) = crate::backend::existing_database(dir) {
+        let rows = crate::backend::all_rows(url);
+        assert!(
+            !rows.is_empty(),
+            "no rows in the database of {}",
+            dir.display()
+        );
+        for row in rows {
+            for needle in needles {
+                assert!(
+                    !row.contains(needle.as_str()),
+                    "a row holds a plaintext secret or token ({}…): {}",
+                    &needle[..needle.len().min(8)],
+                    row.split(':').next().unwrap_or_default()
+                );
+            }
+        }
+    } else {
+        assert!(!files.is_empty(), "no files under {}", dir.display());
+    }
     for file in files {
         let bytes = std::fs::read(&file).expect("a readable file");
         for needle in needles {
@@ -633,6 +657,7 @@ impl ServerProcess {
             .env_remove("KEYDESK_DATA_DIR")
             .env_remove("KEYDESK_BOOTSTRAP_TOKEN")
             .env_remove("KEYDESK_VERIFY_AUTH")
+            .envs(crate::backend::database_for(data_dir).map(|url| ("KEYDESK_DATABASE", url)))
             .envs(bootstrap_token.map(|token| ("KEYDESK_BOOTSTRAP_TOKEN", token)))
             .envs(env.iter().copied())
             .env("KEYDESK_PEPPER", PEPPER)

@@ -19,6 +19,28 @@ async fn lookup(app: &TestApp, token: &str, secret: &str) -> Reply {
 /// The audit events of the whole server, oldest first, straight from the
 /// database (the system log has no route): (tenant, action, target, changes).
 fn all_events(app: &TestApp) -> Vec<(Option<String>, String, String, Value)> {
+    if let Some(url) = crate::backend::database_for(&app.data_dir) {
+        return crate::backend::on_the_side(url, |client| async move {
+            let rows = client
+                .query(
+                    "SELECT tenant_id, action, target_id, changes FROM events ORDER BY id",
+                    &[],
+                )
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|row| {
+                    let changes: String = row.get(3);
+                    (
+                        row.get(0),
+                        row.get(1),
+                        row.get(2),
+                        serde_json::from_str(&changes).unwrap(),
+                    )
+                })
+                .collect()
+        });
+    }
     let path = app.data_dir.join("keydesk.db");
     let conn =
         rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)

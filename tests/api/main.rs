@@ -1,7 +1,12 @@
 //! The HTTP integration suite: each module drives a real keydesk server
 //! (in process, or the binary) with a fresh database, through its API only.
 //!
+//! Every test runs on SQLite, and on PostgreSQL with `KEYDESK_TEST_BACKEND=postgres`
+//! (`backend`: a throwaway cluster, a database per test); the few that are
+//! about SQLite's file say so and skip under postgres.
+//!
 //! - `helpers`: `spawn_app()`, the `TestApp` client, the `ServerProcess` binary runner.
+//! - `backend`: the backend of this run; the PostgreSQL cluster and its databases.
 //! - `lifecycle`: a key from creation to deletion, and every verification code.
 //! - `edits`: a duplicate's own name; a key's new owner and new expiry, under creation's rules.
 //! - `permissions`: the role matrix (also role-less and disabled users), tokens nobody else obtains, deleted users, owners, and 404 across tenants.
@@ -25,6 +30,7 @@
 //! - `exposure`: `Cache-Control: no-store` on every answer; database files are 0600.
 //! - `connections`: idle, header and body timeouts, the connection limit, the shutdown deadline.
 //! - `readiness`: a deleted database is never recreated; 503 and `/readyz` say so.
+//! - `instances`: two instances on one PostgreSQL database: limits, Idempotency-Key, If-Match, event ids (postgres only).
 //! - `auth`: the bearer scheme, WWW-Authenticate, failed token attempts counted, logged and slowed; the bootstrap token's length.
 
 // clippy.toml allows unwrap/expect in #[test] functions only; the helpers
@@ -32,12 +38,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod backend;
 mod client;
 mod concurrency;
 mod durability;
 mod edits;
 mod events;
 mod helpers;
+mod instances;
 mod lifecycle;
 mod openapi;
 mod pagination;

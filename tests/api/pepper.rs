@@ -168,9 +168,16 @@ async fn a_database_from_before_fingerprints_keeps_verifying_with_its_binary_pep
         ..serve_config(data.path())
     })
     .await;
-    let database = rusqlite::Connection::open(data.path().join("keydesk.db")).unwrap();
-    database.execute("DELETE FROM pepper", []).unwrap();
-    drop(database);
+    // As a database from before fingerprints: none recorded.
+    if let Some(url) = crate::backend::existing_database(data.path()) {
+        crate::backend::on_the_side(url, |client| async move {
+            client.execute("DELETE FROM pepper", &[]).await.unwrap();
+        });
+    } else {
+        let database = rusqlite::Connection::open(data.path().join("keydesk.db")).unwrap();
+        database.execute("DELETE FROM pepper", []).unwrap();
+        drop(database);
+    }
 
     let config = with_pepper_file(data.path(), &file);
     assert_eq!(verify_after_start(&config, &secret).await, "VALID");

@@ -26,6 +26,9 @@ fn assert_unavailable(what: &str, reply: &Reply) {
 
 #[tokio::test]
 async fn a_deleted_database_makes_the_server_unready_and_is_never_recreated() {
+    if crate::backend::skip_unless_sqlite("deletes the SQLite database file") {
+        return;
+    }
     let app = spawn_app().await;
     app.enabled_tenant("acme").await;
     let ready = send(&app, Method::GET, "/readyz").await;
@@ -52,4 +55,71 @@ async fn a_deleted_database_makes_the_server_unready_and_is_never_recreated() {
         !database.exists(),
         "a connection created an empty database in place of the deleted one"
     );
+}
+
+/// PostgreSQL's counterpart: the database goes away under a running server
+/// (its connections ended, its name gone), every request that needs it
+/// answers 503 and `/readyz` says so; when it is back, the server recovers
+/// without a restart.
+#[tokio::test]
+async fn a_postgres_database_that_goes_away_answers_503_and_is_used_again_when_back() {
+    if crate::backend::skip_unless_postgres("takes a PostgreSQL database away") {
+        return;
+    }
+    let app = spawn_app().await;
+    app.enabled_tenant("acme").await;
+    let url = crate::backend::existing_database(&app.data_dir).unwrap();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let admin = crate::backend::cluster().url("postgres");
+    let rename = |from: String, to: String| {
+        crate::backend::on_the_side(admin.clone(), move |client| async move {
+            client
+                .execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                    &[&from],
+                )
+                .await
+                .unwrap();
+            client
+                .batch_execute(&format!("ALTER DATABASE {from} RENAME TO {to}"))
+                .await
+                .unwrap();
+        });
+    };
+    rename(name.clone(), format!("{name}_away"));
+
+    assert_unavailable("/readyz", &send(&app, Method::GET, "/readyz").await);
+    assert_eq!(send(&app, Method::GET, "/healthz").await.status, 200);
+    let reads = (0..4).map(|_| send(&app, Method::GET, "/v1/tenants/acme/keys"));
+    for reply in futures::future::join_all(reads).await {
+        assert_unavailable("a key list", &reply);
+    }
+
+    rename(format!("{name}_away"), name);
+    let ready = send(&app, Method::GET, "/readyz").await;
+    assert_eq!(ready.status, 200, "{}", ready.text);
+    app.key_for("acme", &app.admin_id().await, "after").await;
+}
+
+/// A PostgreSQL URL that reaches no server stops the start with a message
+/// that names the host and port, and never the password.
+#[tokio::test]
+async fn an_unreachable_postgres_database_stops_the_start_naming_the_host_not_the_password() {
+    let data = tempfile::tempdir().unwrap();
+    let port = crate::helpers::free_port();
+    let config = keydesk::server::ServeConfig {
+        database: Some(format!(
+            "postgres://keydesk:s3cret-pa55@127.0.0.1:{port}/keydesk"
+        )),
+        ..crate::helpers::serve_config(data.path())
+    };
+    let Err(err) = keydesk::server::prepare(&config).await else {
+        panic!("a server started without its database");
+    };
+    let message = format!("{err:#}");
+    assert!(
+        message.contains(&format!("127.0.0.1:{port}/keydesk")),
+        "{message}"
+    );
+    assert!(!message.contains("s3cret"), "{message}");
 }

@@ -1,0 +1,62 @@
+//! The live event feed both backends publish through: a bounded broadcast
+//! ring of committed events ([`Store::subscribe_events`]) and the hook that
+//! runs with each event before any subscriber sees it
+//! ([`Store::before_publishing`]). Each backend decides *when* to publish
+//! (after commit, in the tenant's id order); this module only hands events out.
+//!
+//! [`Store::subscribe_events`]: super::Store::subscribe_events
+//! [`Store::before_publishing`]: super::Store::before_publishing
+
+use std::sync::{Arc, OnceLock};
+
+use super::CommitHook;
+use crate::domain::Event;
+
+/// How many committed events the live feed holds for a subscriber that
+/// has not read them yet, unless the store is told otherwise.
+pub const EVENT_BUFFER: usize = 1024;
+
+/// Sending never waits: the channel is a bounded ring, and a subscriber that
+/// falls behind loses its place (`Lagged`), not the writer its time.
+#[derive(Clone)]
+pub(crate) struct EventFeed {
+    sender: tokio::sync::broadcast::Sender<Arc<Event>>,
+    /// Runs with each event before it is sent.
+    hook: Arc<OnceLock<CommitHook>>,
+}
+
+impl EventFeed {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            sender: tokio::sync::broadcast::channel(capacity.clamp(1, 1 << 20)).0,
+            hook: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// A feed with another capacity and the same hook (set before anyone subscribes).
+    pub(crate) fn with_capacity(&self, capacity: usize) -> Self {
+        Self {
+            sender: tokio::sync::broadcast::channel(capacity.clamp(1, 1 << 20)).0,
+            hook: Arc::clone(&self.hook),
+        }
+    }
+
+    /// Runs the hook with `event`, then sends it to every subscriber.
+    pub(crate) fn publish(&self, event: Event) {
+        if let Some(hook) = self.hook.get() {
+            hook(&event);
+        }
+        // No subscriber is not an error.
+        let _ = self.sender.send(Arc::new(event));
+    }
+
+    pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Event>> {
+        self.sender.subscribe()
+    }
+
+    pub(crate) fn set_hook(&self, hook: CommitHook) {
+        if self.hook.set(hook).is_err() {
+            tracing::warn!("a second hook before publishing was ignored");
+        }
+    }
+}
