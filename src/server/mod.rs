@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod cache;
 pub mod connections;
 mod contract;
+pub mod digests;
 pub mod error;
 pub mod event_stream;
 pub mod events;
@@ -78,6 +79,8 @@ pub struct AppState {
     pub credentials: Arc<cache::CredentialCache>,
     /// Each rate-limited key's current window.
     pub rate_limits: Arc<rate_limit::RateLimiter>,
+    /// Every secret digest of the store: a made-up key is answered without a read.
+    pub digests: Arc<digests::DigestIndex>,
     /// How `run` serves connections: timeouts, limit, shutdown deadline.
     pub connections: connections::ConnectionConfig,
 }
@@ -99,6 +102,15 @@ impl AppState {
             forget.forget_changed_by(event);
             forget_credentials.forget_changed_by(event);
         }));
+        // Every digest a key is given is known before its secret leaves.
+        let digests = Arc::new(digests::DigestIndex::default());
+        let learn = Arc::clone(&digests);
+        store.when_keys_written(Arc::new(move |key| {
+            learn.learn(
+                std::iter::once(key.secret_digest.as_str())
+                    .chain(key.previous_secret_digest.as_deref()),
+            );
+        }));
         Self {
             store,
             keyring: Arc::new(keyring),
@@ -111,6 +123,7 @@ impl AppState {
             verify_auth: verify::VerifyAuth::default(),
             observability: Arc::new(Observability::default()),
             credentials,
+            digests,
             rate_limits: Arc::new(rate_limit::RateLimiter::default()),
             connections: connections::ConnectionConfig::default(),
         }
@@ -808,12 +821,18 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let state = AppState::new(Arc::clone(&store), keyring)
+        .with_activity(&config.activity)
+        .with_verify_auth(config.verify_auth)
+        .with_observability(config.observability.clone())
+        .with_connections(config.connections);
+    state
+        .digests
+        .load(store.as_ref())
+        .await
+        .context("cannot read the key digests")?;
     Ok(Prepared {
-        state: AppState::new(store, keyring)
-            .with_activity(&config.activity)
-            .with_verify_auth(config.verify_auth)
-            .with_observability(config.observability.clone())
-            .with_connections(config.connections),
+        state,
         listener,
         bootstrap_token,
     })

@@ -19,12 +19,26 @@ pub struct Metrics {
     verifications: [AtomicU64; VerifyCode::ALL.len()],
     responses: [AtomicU64; 5],
     auth_failures: AtomicU64,
+    /// Verifications that read the store (a cache miss the index let through).
+    verify_store_reads: AtomicU64,
+    /// Verifications the digest index answered without a read.
+    verify_index_refusals: AtomicU64,
 }
 
 impl Metrics {
     pub fn count_verify(&self, code: VerifyCode) {
         let index = VerifyCode::ALL.iter().position(|c| *c == code).unwrap_or(0);
         self.verifications[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A verification that missed the cache and read the store.
+    pub fn count_store_read(&self) {
+        self.verify_store_reads.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A verification of a digest no key holds, answered by the index.
+    pub fn count_index_refusal(&self) {
+        self.verify_index_refusals.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A management token that names no user.
@@ -37,7 +51,7 @@ impl Metrics {
         self.responses[class].fetch_add(1, Ordering::Relaxed);
     }
 
-    fn render(&self, cached_keys: usize) -> String {
+    fn render(&self, cached_keys: usize, indexed_digests: usize) -> String {
         let mut out = String::new();
         out.push_str("# HELP keydesk_verifications_total Verifications by outcome.\n");
         out.push_str("# TYPE keydesk_verifications_total counter\n");
@@ -73,6 +87,27 @@ impl Metrics {
         );
         out.push_str("# TYPE keydesk_verify_cache_entries gauge\n");
         let _ = writeln!(out, "keydesk_verify_cache_entries {cached_keys}");
+        out.push_str(
+            "# HELP keydesk_verify_store_reads_total Verifications that missed the cache and read the database.\n",
+        );
+        out.push_str("# TYPE keydesk_verify_store_reads_total counter\n");
+        let _ = writeln!(
+            out,
+            "keydesk_verify_store_reads_total {}",
+            self.verify_store_reads.load(Ordering::Relaxed)
+        );
+        out.push_str(
+            "# HELP keydesk_verify_index_refusals_total Verifications of a digest no key holds, answered from the digest index without a read.\n",
+        );
+        out.push_str("# TYPE keydesk_verify_index_refusals_total counter\n");
+        let _ = writeln!(
+            out,
+            "keydesk_verify_index_refusals_total {}",
+            self.verify_index_refusals.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP keydesk_digest_index_entries Secret digests in the index.\n");
+        out.push_str("# TYPE keydesk_digest_index_entries gauge\n");
+        let _ = writeln!(out, "keydesk_digest_index_entries {indexed_digests}");
         out
     }
 }
@@ -133,7 +168,7 @@ pub async fn metrics(
     }
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.cache.len()),
+        state.metrics.render(state.cache.len(), state.digests.len()),
     ))
 }
 

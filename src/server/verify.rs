@@ -194,7 +194,13 @@ pub async fn verify(
     drop(secret);
     let cached = match state.cache.get(&digest) {
         Lookup::Hit(cached) => cached,
+        // No key ever held this digest: no read, and no room taken in the cache.
+        Lookup::Miss(_) if !state.digests.may_exist(&digest) => {
+            state.metrics.count_index_refusal();
+            None
+        }
         Lookup::Miss(epoch) => {
+            state.metrics.count_store_read();
             let found = state
                 .store
                 .key_by_digest(&digest)

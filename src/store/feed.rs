@@ -9,8 +9,8 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::CommitHook;
-use crate::domain::Event;
+use super::{CommitHook, KeysHook};
+use crate::domain::{ApiKey, Event};
 
 /// How many committed events the live feed holds for a subscriber that
 /// has not read them yet, unless the store is told otherwise.
@@ -23,6 +23,8 @@ pub(crate) struct EventFeed {
     sender: tokio::sync::broadcast::Sender<Arc<Event>>,
     /// Runs with each event before it is sent.
     hook: Arc<OnceLock<CommitHook>>,
+    /// Runs with each key written ([`super::Store::when_keys_written`]).
+    keys_hook: Arc<OnceLock<KeysHook>>,
 }
 
 impl EventFeed {
@@ -30,6 +32,7 @@ impl EventFeed {
         Self {
             sender: tokio::sync::broadcast::channel(capacity.clamp(1, 1 << 20)).0,
             hook: Arc::new(OnceLock::new()),
+            keys_hook: Arc::new(OnceLock::new()),
         }
     }
 
@@ -38,6 +41,7 @@ impl EventFeed {
         Self {
             sender: tokio::sync::broadcast::channel(capacity.clamp(1, 1 << 20)).0,
             hook: Arc::clone(&self.hook),
+            keys_hook: Arc::clone(&self.keys_hook),
         }
     }
 
@@ -52,6 +56,21 @@ impl EventFeed {
 
     pub(crate) fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<Event>> {
         self.sender.subscribe()
+    }
+
+    /// Tells the keys hook about keys just written.
+    pub(crate) fn keys_written<'a>(&self, keys: impl IntoIterator<Item = &'a ApiKey>) {
+        if let Some(hook) = self.keys_hook.get() {
+            for key in keys {
+                hook(key);
+            }
+        }
+    }
+
+    pub(crate) fn set_keys_hook(&self, hook: KeysHook) {
+        if self.keys_hook.set(hook).is_err() {
+            tracing::warn!("a second hook for written keys was ignored");
+        }
     }
 
     pub(crate) fn set_hook(&self, hook: CommitHook) {

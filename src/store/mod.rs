@@ -226,6 +226,9 @@ pub struct UsageRow {
 /// See [`Store::before_publishing`].
 pub type CommitHook = std::sync::Arc<dyn Fn(&Event) + Send + Sync>;
 
+/// See [`Store::when_keys_written`].
+pub type KeysHook = std::sync::Arc<dyn Fn(&ApiKey) + Send + Sync>;
+
 /// The event of a verifier's revocation, made from the verifier found.
 pub type VerifierRevocation = Box<dyn FnOnce(&Verifier) -> NewEvent + Send>;
 
@@ -381,6 +384,14 @@ pub trait Store: Send + Sync + 'static {
     /// the event changed, so whoever sees a revoke on the stream can no
     /// longer verify the key from a cache. Set once, at start.
     fn before_publishing(&self, hook: CommitHook);
+    /// Sets what runs with every key this store creates, imports or changes
+    /// one at a time (not a deleted one; a bulk revoke gives no key a new
+    /// secret), after its commit and before the call that wrote it returns: the server's index of digests learns a new secret
+    /// before the secret is handed out. Set once, at start.
+    fn when_keys_written(&self, hook: KeysHook);
+    /// Every secret digest a key holds, current and previous: what the
+    /// server's index of digests starts from.
+    async fn key_digests(&self) -> StoreResult<Vec<String>>;
 
     // --- lookup and bulk actions
     /// Appends an event that records no change of its own (a lookup).

@@ -1467,6 +1467,11 @@ impl Store for SqliteStore {
             Ok(Created::New(key, secret))
         })
         .await
+        .inspect(|created| {
+            if let Created::New(key, _) = created {
+                self.feed.feed.keys_written([key]);
+            }
+        })
     }
 
     async fn get_key(&self, tenant: &TenantId, id: &str) -> StoreResult<Option<ApiKey>> {
@@ -1533,16 +1538,24 @@ impl Store for SqliteStore {
             })
         })
         .await
+        .inspect(|committed| {
+            if !committed.deleted {
+                self.feed.feed.keys_written([&committed.key]);
+            }
+        })
     }
 
     async fn import_keys(&self, keys: Vec<ApiKey>) -> StoreResult<()> {
-        self.write(move |tx| {
-            for key in &keys {
-                insert_key(tx, key)?;
-            }
-            Ok(())
-        })
-        .await
+        let keys = self
+            .write(move |tx| {
+                for key in &keys {
+                    insert_key(tx, key)?;
+                }
+                Ok(keys)
+            })
+            .await?;
+        self.feed.feed.keys_written(&keys);
+        Ok(())
     }
 
     async fn key_by_digest(&self, digest: &str) -> StoreResult<Option<(ApiKey, TenantSettings)>> {
@@ -1877,6 +1890,24 @@ impl Store for SqliteStore {
 
     fn before_publishing(&self, hook: super::CommitHook) {
         self.feed.feed.set_hook(hook);
+    }
+
+    fn when_keys_written(&self, hook: super::KeysHook) {
+        self.feed.feed.set_keys_hook(hook);
+    }
+
+    async fn key_digests(&self) -> StoreResult<Vec<String>> {
+        self.read(|conn| {
+            let mut statement = conn.prepare(
+                "SELECT secret_digest FROM keys UNION ALL \
+                 SELECT previous_secret_digest FROM keys WHERE previous_secret_digest IS NOT NULL",
+            )?;
+            let digests = statement
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(digests)
+        })
+        .await
     }
 
     async fn append_event(&self, event: &NewEvent) -> StoreResult<()> {

@@ -41,6 +41,7 @@ mod auth;
 mod backend;
 mod client;
 mod concurrency;
+mod digests;
 mod durability;
 mod edits;
 mod events;

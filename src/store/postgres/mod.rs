@@ -1113,6 +1113,7 @@ impl Store for PgStore {
             .await?;
         }
         self.commit(write).await?;
+        self.feed.keys_written([&key]);
         Ok(Created::New(key, secret))
     }
 
@@ -1188,8 +1189,12 @@ impl Store for PgStore {
             write.insert_event(event).await?;
         }
         self.commit(write).await?;
+        let key = change.key.unwrap_or(before);
+        if !deleted {
+            self.feed.keys_written([&key]);
+        }
         Ok(KeyCommitted {
-            key: change.key.unwrap_or(before),
+            key,
             secret: change.secret,
             deleted,
         })
@@ -1201,7 +1206,9 @@ impl Store for PgStore {
         for key in &keys {
             insert_key(&write.tx, key).await?;
         }
-        self.commit(write).await
+        self.commit(write).await?;
+        self.feed.keys_written(&keys);
+        Ok(())
     }
 
     async fn key_by_digest(&self, digest: &str) -> StoreResult<Option<(ApiKey, TenantSettings)>> {
@@ -1523,6 +1530,22 @@ impl Store for PgStore {
 
     fn before_publishing(&self, hook: super::CommitHook) {
         self.feed.set_hook(hook);
+    }
+
+    fn when_keys_written(&self, hook: super::KeysHook) {
+        self.feed.set_keys_hook(hook);
+    }
+
+    async fn key_digests(&self) -> StoreResult<Vec<String>> {
+        let client = self.client().await?;
+        let rows = query(
+            &client,
+            "SELECT secret_digest FROM keys UNION ALL \
+             SELECT previous_secret_digest FROM keys WHERE previous_secret_digest IS NOT NULL",
+            &[],
+        )
+        .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
     async fn append_event(&self, event: &NewEvent) -> StoreResult<()> {
