@@ -10,7 +10,9 @@
 //! [`Store::when_keys_written`] hook, before the call that wrote the key
 //! returns, so before its secret is handed out; and it starts from every
 //! digest in the store ([`DigestIndex::load`]). Until loaded it says
-//! "perhaps" to everything. Digests of deleted keys and of ended rotations
+//! "perhaps" to everything; it is loaded only for a store that hears of
+//! every key written ([`Store::hears_every_key_write`]: not one whose
+//! database other instances write to unheard). Digests of deleted keys and of ended rotations
 //! stay until a restart: a "perhaps" that costs a read, never a wrong "no".
 //!
 //! Memory: a `u64` and a control byte per slot, in a table kept between
@@ -18,6 +20,7 @@
 //! a rotation's grace holds two).
 //!
 //! [`Store::when_keys_written`]: crate::store::Store::when_keys_written
+//! [`Store::hears_every_key_write`]: crate::store::Store::hears_every_key_write
 
 use std::collections::HashSet;
 use std::sync::RwLock;

@@ -826,11 +826,15 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
         .with_verify_auth(config.verify_auth)
         .with_observability(config.observability.clone())
         .with_connections(config.connections);
-    state
-        .digests
-        .load(store.as_ref())
-        .await
-        .context("cannot read the key digests")?;
+    // Only a store that hears of every key written may answer for the
+    // digests it never heard of; otherwise the index stays "perhaps".
+    if store.hears_every_key_write() {
+        state
+            .digests
+            .load(store.as_ref())
+            .await
+            .context("cannot read the key digests")?;
+    }
     Ok(Prepared {
         state,
         listener,

@@ -392,6 +392,10 @@ pub trait Store: Send + Sync + 'static {
     /// Every secret digest a key holds, current and previous: what the
     /// server's index of digests starts from.
     async fn key_digests(&self) -> StoreResult<Vec<String>>;
+    /// Whether [`Store::when_keys_written`] hears of every key written to
+    /// the database, by this process or any other: only then may the
+    /// server answer a digest it never heard of without reading.
+    fn hears_every_key_write(&self) -> bool;
 
     // --- lookup and bulk actions
     /// Appends an event that records no change of its own (a lookup).

@@ -1896,6 +1896,11 @@ impl Store for SqliteStore {
         self.feed.feed.set_keys_hook(hook);
     }
 
+    /// One server owns the file: every write passes through this store.
+    fn hears_every_key_write(&self) -> bool {
+        true
+    }
+
     async fn key_digests(&self) -> StoreResult<Vec<String>> {
         self.read(|conn| {
             let mut statement = conn.prepare(

@@ -210,3 +210,30 @@ async fn a_reader_resuming_after_the_last_id_it_saw_misses_no_event_of_two_insta
         "the reader missed events that committed after it read past them"
     );
 }
+
+/// A key created (or rotated) on one instance verifies on the other at
+/// once: the other's index of digests must not answer for keys it did not
+/// write itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_made_on_one_instance_verifies_on_the_other() {
+    if skip_unless_postgres("two instances share one database") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let (apps, _servers) = two_instances(data.path()).await;
+    apps[0].enabled_tenant("acme").await;
+    let key = apps[0]
+        .create_key("acme", &apps[0].admin, json!({ "name": "made-on-a" }))
+        .await;
+    assert_eq!(apps[1].verify(&key.secret).await, "VALID");
+    let rotated = apps[0]
+        .post(
+            &format!("/v1/tenants/acme/keys/{}/regenerate", key.id),
+            &apps[0].admin,
+            json!({ "grace_seconds": 600 }),
+        )
+        .await
+        .expect(200);
+    let new = rotated.json["secret"].as_str().unwrap().to_owned();
+    assert_eq!(apps[1].verify(&new).await, "VALID");
+}

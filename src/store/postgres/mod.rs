@@ -1536,6 +1536,12 @@ impl Store for PgStore {
         self.feed.set_keys_hook(hook);
     }
 
+    /// Other instances write to the same database, and nothing tells this
+    /// one of their keys yet.
+    fn hears_every_key_write(&self) -> bool {
+        false
+    }
+
     async fn key_digests(&self) -> StoreResult<Vec<String>> {
         let client = self.client().await?;
         let rows = query(
