@@ -938,3 +938,36 @@ mod tests {
         assert_eq!(root.to_domain().tenant_id, None);
     }
 }
+
+/// `GET /v1/fleet`: the instances serving this installation's database.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FleetStatus {
+    /// The latest change committed by any instance (PostgreSQL's change
+    /// counter; 0 on SQLite, where one instance has nothing to apply).
+    pub change: i64,
+    /// The instance that answered.
+    pub this_instance: String,
+    /// Instances whose heartbeat is at most `live_within_ms` old, oldest start first.
+    pub instances: Vec<FleetInstanceBody>,
+    /// How recent a heartbeat must be for an instance to count as live.
+    pub live_within_ms: u64,
+}
+
+/// One instance of the fleet.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FleetInstanceBody {
+    /// `serve --instance-id`, or random at each start.
+    pub id: String,
+    /// The address it listens on, as bound.
+    pub address: Option<String>,
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat (every second, and right after it applies a change).
+    pub seen_at: DateTime<Utc>,
+    /// How old its last heartbeat is.
+    pub heartbeat_age_ms: u64,
+    /// The highest change it has applied to its caches and live event streams.
+    pub applied_change: i64,
+    pub applied_at: DateTime<Utc>,
+    /// `change` − `applied_change`: changes it has not applied yet.
+    pub lag: i64,
+}

@@ -146,6 +146,12 @@ struct ServeArgs {
     /// Send `Server-Timing: app;dur=<ms>` with every answer (the benchmarks read it); off by default.
     #[arg(long, env = "KEYDESK_SERVER_TIMING")]
     server_timing: bool,
+    /// This instance's name in its fleet (`GET /v1/fleet`, `Keydesk-Fleet`): 1 to 64 letters, digits, '.', '_' or '-'; default: random at each start. Give each instance its own.
+    #[arg(long, env = "KEYDESK_INSTANCE_ID")]
+    instance_id: Option<String>,
+    /// PostgreSQL: listen for other instances' changes (on), or only read the change counter every 250 ms (off: for a pooler that cannot LISTEN, e.g. PgBouncer in transaction mode). Either way a change reaches every instance within a second.
+    #[arg(long, value_enum, default_value_t = Switch::On, env = "KEYDESK_FLEET_NOTIFICATIONS")]
+    fleet_notifications: Switch,
     #[command(flatten)]
     activity: ActivityArgs,
     #[command(flatten)]
@@ -420,6 +426,10 @@ fn main() -> ExitCode {
                 observability: keydesk::server::Observability {
                     metrics_token: args.metrics_token,
                     server_timing: args.server_timing,
+                },
+                fleet: keydesk::server::FleetConfig {
+                    instance_id: args.instance_id,
+                    notifications: args.fleet_notifications == Switch::On,
                 },
             }))
         }

@@ -53,6 +53,20 @@ fn forbidden(message: impl Into<String>) -> Refusal {
     Refusal::forbidden("FORBIDDEN", message)
 }
 
+/// Who may see the fleet (`GET /v1/fleet`): its instances, their addresses
+/// and lag are the installation's, not a tenant's, so system administrators
+/// only. Anyone who may mutate learns how far their own change reached from
+/// `?wait=fleet`.
+pub fn may_read_fleet(actor: &User) -> Result<(), Refusal> {
+    if actor.is_system_admin() {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "only a system administrator may see the fleet's instances",
+        ))
+    }
+}
+
 /// The ways a secret is made. Each gives the actor a working secret, so
 /// each follows the rules of creating a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -183,11 +183,19 @@ fn add_common(operation: &mut Operation) {
         ));
     }
     for (status, description) in statuses {
-        operation
-            .responses
-            .responses
-            .entry(status.to_owned())
-            .or_insert_with(|| problem(status, description));
+        match operation.responses.responses.entry(status.to_owned()) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(problem(status, description));
+            }
+            // Two causes of one status (400: the body, the query) are both said.
+            std::collections::btree_map::Entry::Occupied(mut entry) => {
+                if let RefOr::T(response) = entry.get_mut()
+                    && !response.description.contains(description)
+                {
+                    response.description = format!("{}; {description}", response.description);
+                }
+            }
+        }
     }
 }
 

@@ -11,8 +11,11 @@
 //! returns, so before its secret is handed out; and it starts from every
 //! digest in the store ([`DigestIndex::load`]). Until loaded it says
 //! "perhaps" to everything; it is loaded only for a store that hears of
-//! every key written ([`Store::hears_every_key_write`]: not one whose
-//! database other instances write to unheard). Digests of deleted keys and of ended rotations
+//! every key written ([`Store::hears_every_key_write`]): on PostgreSQL,
+//! once the instance has joined its fleet, whose applier hands over the
+//! digests of the keys each other instance's change names before the
+//! change is applied. A key made elsewhere verifies here when its change
+//! arrives: within a second. Digests of deleted keys and of ended rotations
 //! stay until a restart: a "perhaps" that costs a read, never a wrong "no".
 //!
 //! Memory: a `u64` and a control byte per slot, in a table kept between

@@ -14,6 +14,7 @@ pub mod error;
 pub mod event_stream;
 pub mod events;
 pub mod extract;
+pub mod fleet;
 pub mod keys;
 pub mod lookup;
 pub mod ops;
@@ -50,9 +51,9 @@ use self::ops::Metrics;
 use self::usage::UsageRecorder;
 use crate::domain::secret::generate_token;
 use crate::domain::{Email, Keyring, PersonName, Role, Roles, Tenant, TenantId, User, UserId};
-use crate::store::Store;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
+use crate::store::{InstanceInfo, Store};
 
 /// Largest request body accepted; every body of this API is small.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -83,6 +84,8 @@ pub struct AppState {
     pub digests: Arc<digests::DigestIndex>,
     /// How `run` serves connections: timeouts, limit, shutdown deadline.
     pub connections: connections::ConnectionConfig,
+    /// Who this instance is in its fleet.
+    pub instance: Arc<InstanceInfo>,
 }
 
 impl AppState {
@@ -105,11 +108,14 @@ impl AppState {
         // Every digest a key is given is known before its secret leaves.
         let digests = Arc::new(digests::DigestIndex::default());
         let learn = Arc::clone(&digests);
-        store.when_keys_written(Arc::new(move |key| {
-            learn.learn(
-                std::iter::once(key.secret_digest.as_str())
-                    .chain(key.previous_secret_digest.as_deref()),
-            );
+        store.when_keys_written(Arc::new(move |digest| learn.learn([digest])));
+        // A change of another instance that may have been missed (the
+        // listening connection lost, the change counter unreadable): forget
+        // everything, as a settings change does; misses read the database.
+        let (forget, forget_credentials) = (Arc::clone(&cache), Arc::clone(&credentials));
+        store.on_fleet_reset(Arc::new(move || {
+            forget.clear();
+            forget_credentials.clear();
         }));
         Self {
             store,
@@ -126,7 +132,21 @@ impl AppState {
             digests,
             rate_limits: Arc::new(rate_limit::RateLimiter::default()),
             connections: connections::ConnectionConfig::default(),
+            instance: Arc::new(InstanceInfo {
+                id: fleet::random_instance_id(),
+                address: None,
+                started_at: now(),
+                notifications: true,
+            }),
         }
+    }
+
+    /// Serves as `instance` of its fleet (the store joins the fleet apart:
+    /// [`Store::join_fleet`]).
+    #[must_use]
+    pub fn with_instance(mut self, instance: InstanceInfo) -> Self {
+        self.instance = Arc::new(instance);
+        self
     }
 
     /// Flags keys as suspicious by `rules` instead of the defaults.
@@ -276,12 +296,15 @@ fn routes() -> OpenApiRouter<AppState> {
         // Issue 8: users disabled and enabled.
         .routes(routes!(users::disable_user))
         .routes(routes!(users::enable_user))
+        // Issue 10: the fleet.
+        .routes(routes!(fleet::fleet_status))
 }
 
 /// The OpenAPI document of every route.
 #[must_use]
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut document = routes().split_for_parts().1;
+    utoipa::Modify::modify(&fleet::WaitParameters, &mut document);
     utoipa::Modify::modify(&contract::CommonResponses, &mut document);
     document
 }
@@ -340,6 +363,10 @@ fn request_span(request: &Request) -> tracing::Span {
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
     router
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            fleet::wait_for_fleet,
+        ))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(
@@ -420,6 +447,46 @@ pub struct ServeConfig {
     pub connections: connections::ConnectionConfig,
     /// Who may read `/metrics`, and whether answers carry `Server-Timing`.
     pub observability: Observability,
+    /// This instance's name in its fleet, and how it hears of other
+    /// instances' changes.
+    pub fleet: FleetConfig,
+}
+
+/// `--instance-id` and `--fleet-notifications`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetConfig {
+    /// A stable name for this instance (`None`: random at each start).
+    pub instance_id: Option<String>,
+    /// Listen for other instances' changes (PostgreSQL `LISTEN`); off,
+    /// only the change counter read every 250 ms tells of them, which
+    /// still keeps the one-second promise (for a pooler that cannot
+    /// `LISTEN`, such as PgBouncer in transaction mode).
+    pub notifications: bool,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            instance_id: None,
+            notifications: true,
+        }
+    }
+}
+
+impl FleetConfig {
+    /// Checks `--instance-id`: 1 to 64 letters, digits, `.`, `_` or `-`.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(id) = &self.instance_id {
+            anyhow::ensure!(
+                (1..=64).contains(&id.len())
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')),
+                "--instance-id: 1 to 64 letters, digits, '.', '_' or '-'"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// `--metrics-token` and `--server-timing`: what the server tells about
@@ -452,6 +519,7 @@ impl Default for ServeConfig {
             connections: connections::ConnectionConfig::default(),
             verify_auth: verify::VerifyAuth::default(),
             observability: Observability::default(),
+            fleet: FleetConfig::default(),
         }
     }
 }
@@ -779,6 +847,7 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
         .suspicion
         .validate()
         .map_err(|e| anyhow::anyhow!("suspicion thresholds: {e}"))?;
+    config.fleet.validate()?;
     anyhow::ensure!(
         config.activity.event_stream_buffer >= 1,
         "--event-stream-buffer: the event stream buffer must hold at least one event"
@@ -821,11 +890,22 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let state = AppState::new(Arc::clone(&store), keyring)
-        .with_activity(&config.activity)
-        .with_verify_auth(config.verify_auth)
-        .with_observability(config.observability.clone())
-        .with_connections(config.connections);
+    let instance = InstanceInfo {
+        id: config
+            .fleet
+            .instance_id
+            .clone()
+            .unwrap_or_else(fleet::random_instance_id),
+        address: listener
+            .local_addr()
+            .ok()
+            .map(|address| address.to_string()),
+        started_at: now(),
+        notifications: config.fleet.notifications,
+    };
+    let state = AppState::new(Arc::clone(&store), keyring);
+    // After the hooks are set: what the fleet applies reaches the caches.
+    store.join_fleet(&instance);
     // Only a store that hears of every key written may answer for the
     // digests it never heard of; otherwise the index stays "perhaps".
     if store.hears_every_key_write() {
@@ -836,7 +916,12 @@ pub async fn prepare(config: &ServeConfig) -> anyhow::Result<Prepared> {
             .context("cannot read the key digests")?;
     }
     Ok(Prepared {
-        state,
+        state: state
+            .with_instance(instance)
+            .with_activity(&config.activity)
+            .with_verify_auth(config.verify_auth)
+            .with_observability(config.observability.clone())
+            .with_connections(config.connections),
         listener,
         bootstrap_token,
     })

@@ -58,11 +58,18 @@ impl EventFeed {
         self.sender.subscribe()
     }
 
-    /// Tells the keys hook about keys just written.
+    /// Tells the keys hook every secret digest of keys just written.
     pub(crate) fn keys_written<'a>(&self, keys: impl IntoIterator<Item = &'a ApiKey>) {
+        self.digests_given(keys.into_iter().flat_map(|key| {
+            std::iter::once(key.secret_digest.as_str()).chain(key.previous_secret_digest.as_deref())
+        }));
+    }
+
+    /// Tells the keys hook of secret digests keys hold now.
+    pub(crate) fn digests_given<'a>(&self, digests: impl IntoIterator<Item = &'a str>) {
         if let Some(hook) = self.keys_hook.get() {
-            for key in keys {
-                hook(key);
+            for digest in digests {
+                hook(digest);
             }
         }
     }

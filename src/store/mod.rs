@@ -226,8 +226,44 @@ pub struct UsageRow {
 /// See [`Store::before_publishing`].
 pub type CommitHook = std::sync::Arc<dyn Fn(&Event) + Send + Sync>;
 
-/// See [`Store::when_keys_written`].
-pub type KeysHook = std::sync::Arc<dyn Fn(&ApiKey) + Send + Sync>;
+/// See [`Store::when_keys_written`]: runs with each secret digest.
+pub type KeysHook = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// See [`Store::on_fleet_reset`].
+pub type ResetHook = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+/// Who this instance is in its fleet (`serve --instance-id`, or random).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceInfo {
+    pub id: String,
+    /// The address it listens on, as bound.
+    pub address: Option<String>,
+    pub started_at: DateTime<Utc>,
+    /// Whether it listens for other instances' notifications (off: the
+    /// periodic check of the change counter alone, behind a pooler that
+    /// cannot `LISTEN`).
+    pub notifications: bool,
+}
+
+/// One instance of a fleet, as its last heartbeat says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetInstance {
+    pub id: String,
+    pub address: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub seen_at: DateTime<Utc>,
+    /// The highest change it has applied to its caches and live streams.
+    pub applied_change: i64,
+    pub applied_at: DateTime<Utc>,
+}
+
+/// The fleet as the database says now: the current change and the
+/// instances seen lately.
+#[derive(Debug, Clone)]
+pub struct FleetView {
+    pub change: i64,
+    pub instances: Vec<FleetInstance>,
+}
 
 /// The event of a verifier's revocation, made from the verifier found.
 pub type VerifierRevocation = Box<dyn FnOnce(&Verifier) -> NewEvent + Send>;
@@ -384,9 +420,11 @@ pub trait Store: Send + Sync + 'static {
     /// the event changed, so whoever sees a revoke on the stream can no
     /// longer verify the key from a cache. Set once, at start.
     fn before_publishing(&self, hook: CommitHook);
-    /// Sets what runs with every key this store creates, imports or changes
-    /// one at a time (not a deleted one; a bulk revoke gives no key a new
-    /// secret), after its commit and before the call that wrote it returns: the server's index of digests learns a new secret
+    /// Sets what runs with each secret digest (current and previous) of
+    /// every key this store creates, imports or changes one at a time (not a
+    /// deleted one; a bulk revoke gives no key a new secret), after its
+    /// commit and before the call that wrote it returns, and of every key
+    /// another instance's change names, before that change is published: the server's index of digests learns a new secret
     /// before the secret is handed out. Set once, at start.
     fn when_keys_written(&self, hook: KeysHook);
     /// Every secret digest a key holds, current and previous: what the
@@ -396,6 +434,28 @@ pub trait Store: Send + Sync + 'static {
     /// the database, by this process or any other: only then may the
     /// server answer a digest it never heard of without reading.
     fn hears_every_key_write(&self) -> bool;
+
+    // --- the fleet: several instances on one database
+    /// Joins the fleet as `instance` (PostgreSQL: listens for the changes
+    /// other instances commit and applies them through the hook and the
+    /// feed, checks the change counter as a backstop, and heartbeats). A
+    /// store that one process owns has no fleet to join. Call it once.
+    fn join_fleet(&self, _instance: &InstanceInfo) {}
+    /// Sets what runs when this instance may have missed another's change
+    /// and cannot tell which (its listening connection was lost, the
+    /// database could not be read): the server forgets every cached
+    /// answer. A store that one process owns never misses a change.
+    fn on_fleet_reset(&self, _hook: ResetHook) {}
+    /// The highest change this instance has applied: its own writes and
+    /// every other instance's before them. 0 for a store one process owns.
+    fn applied_change(&self) -> i64 {
+        0
+    }
+    /// The current change and the instances whose heartbeat is younger
+    /// than `within`; `None` for a store one process owns (no fleet).
+    async fn fleet(&self, _within: std::time::Duration) -> StoreResult<Option<FleetView>> {
+        Ok(None)
+    }
 
     // --- lookup and bulk actions
     /// Appends an event that records no change of its own (a lookup).

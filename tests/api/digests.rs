@@ -6,7 +6,6 @@
 use keydesk::domain::{KeyPrefix, Secret};
 use reqwest::Method;
 
-use crate::backend::skip_unless_sqlite;
 use crate::helpers::{OwnServer, TestApp, serve_config, spawn_app};
 
 /// A value of `/metrics`.
@@ -23,10 +22,6 @@ async fn metric(app: &TestApp, name: &str) -> u64 {
         .unwrap()
 }
 
-/// Why the index is not used on PostgreSQL yet.
-const SHARED: &str = "an instance on a shared database answers from the index only once it hears of \
-                      the other instances' keys (issue 10 point 3)";
-
 /// A secret in the tenant's format, with a valid checksum, of no key.
 fn made_up() -> String {
     let prefix = KeyPrefix::parse("kd").unwrap();
@@ -35,9 +30,6 @@ fn made_up() -> String {
 
 #[tokio::test]
 async fn a_flood_of_made_up_keys_reaches_neither_the_database_nor_the_cache() {
-    if skip_unless_sqlite(SHARED) {
-        return;
-    }
     let app = spawn_app().await;
     app.enabled_tenant("acme").await;
     let real = app
@@ -113,9 +105,6 @@ async fn every_secret_handed_out_verifies_at_once() {
 
 #[tokio::test]
 async fn keys_in_the_store_at_start_are_in_the_index() {
-    if skip_unless_sqlite(SHARED) {
-        return;
-    }
     let data = tempfile::tempdir().unwrap();
     let config = serve_config(data.path());
     let first = OwnServer::start_with(&config).await;

@@ -31,6 +31,7 @@
 //! - `connections`: idle, header and body timeouts, the connection limit, the shutdown deadline.
 //! - `readiness`: a deleted database is never recreated; 503 and `/readyz` say so.
 //! - `instances`: two instances on one PostgreSQL database: limits, Idempotency-Key, If-Match, event ids (postgres only).
+//! - `fleet`: a change on one instance reaches the others' caches and streams within a second (also without notifications); `/v1/fleet`, `?wait=fleet`.
 //! - `auth`: the bearer scheme, WWW-Authenticate, failed token attempts counted, logged and slowed; the bootstrap token's length.
 
 // clippy.toml allows unwrap/expect in #[test] functions only; the helpers
@@ -45,6 +46,7 @@ mod digests;
 mod durability;
 mod edits;
 mod events;
+mod fleet;
 mod helpers;
 mod instances;
 mod lifecycle;

@@ -24,6 +24,7 @@
 //!   connection is [`StoreError::Unavailable`] (503); a full disk (SQLSTATE
 //!   53100) is [`StoreError::Full`].
 
+mod fleet;
 mod list;
 
 use std::collections::HashMap;
@@ -39,10 +40,10 @@ use tokio_postgres::types::ToSql;
 
 use super::feed::EventFeed;
 use super::{
-    Created, EventQuery, Idempotency, KeyCommitted, KeyCreation, KeyFacts, KeyMutation, KeyOutcome,
-    KeyPage, KeyQuery, KeysMutation, SettingsMutation, Store, StoreError, StoreResult, TokenChange,
-    UsageBucket, UsageCounts, UsageResolution, UsageRow, UserDeletion, UserMutation,
-    VerifierRevocation,
+    Created, EventQuery, FleetView, Idempotency, InstanceInfo, KeyCommitted, KeyCreation, KeyFacts,
+    KeyMutation, KeyOutcome, KeyPage, KeyQuery, KeysMutation, SettingsMutation, Store, StoreError,
+    StoreResult, TokenChange, UsageBucket, UsageCounts, UsageResolution, UsageRow, UserDeletion,
+    UserMutation, VerifierRevocation,
 };
 use crate::domain::{
     ApiKey, CreationFacts, Description, DisplayName, Email, Event, EventAction, KeyActivity, KeyId,
@@ -61,6 +62,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("migrations/0007_pepper_fingerprint.sql")),
     (8, include_str!("migrations/0008_user_states.sql")),
     (9, include_str!("migrations/0009_retention.sql")),
+    (10, include_str!("migrations/0010_fleet.sql")),
 ];
 
 /// Advisory lock keys ("keydesk" in ASCII, then a number): migrations at
@@ -84,6 +86,10 @@ pub struct PgStore {
     publishing: Arc<tokio::sync::Mutex<()>>,
     /// `host:port/database`, for messages (never the password).
     target: String,
+    /// What the listening connection connects with.
+    config: tokio_postgres::Config,
+    /// The change this process has applied, who it is in the fleet.
+    fleet: Arc<fleet::Fleet>,
 }
 
 /// Where `config` points, without credentials.
@@ -131,7 +137,7 @@ impl PgStore {
         }
         let target = describe(&config);
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tokio_postgres::NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -150,15 +156,23 @@ impl PgStore {
             feed: EventFeed::new(super::EVENT_BUFFER),
             publishing: Arc::new(tokio::sync::Mutex::new(())),
             target,
+            config,
+            fleet: Arc::new(fleet::Fleet::new(0)),
         };
-        store.migrate().await.map_err(|err| match err {
+        let unreachable = |err| match err {
             StoreError::Unavailable(cause) => StoreError::Unavailable(format!(
                 "cannot reach PostgreSQL at {}: {cause}",
                 store.target
             )),
             other => other,
-        })?;
-        Ok(store)
+        };
+        store.migrate().await.map_err(unreachable)?;
+        // Nothing is cached or streamed yet: what committed before is applied.
+        let current = fleet::current(&store.client().await?).await?;
+        Ok(Self {
+            fleet: Arc::new(fleet::Fleet::new(current)),
+            ..store
+        })
     }
 
     /// Holds up to `capacity` committed events for live subscribers (default
@@ -174,8 +188,10 @@ impl PgStore {
         &self.target
     }
 
-    /// Hands events committed elsewhere (another instance, read by a
-    /// future `LISTEN` connection) to this process's live streams and hook.
+    /// Hands `events` to this process's hook and live streams, as if
+    /// committed here. Events of other instances come in through the
+    /// fleet's applier (`fleet::Fleet::catch_up`), which uses the feed the
+    /// same way, in change order.
     pub fn publish(&self, events: Vec<Event>) {
         for event in events {
             self.feed.publish(event);
@@ -227,14 +243,21 @@ impl PgStore {
         })
     }
 
-    /// Commits `write` and publishes its events, in commit order.
+    /// Commits `write` and publishes its events, in commit order. A write
+    /// with events is a change of the fleet: numbered and announced in its
+    /// transaction ([`fleet::bump`]), published after every change before it.
     async fn commit(&self, write: Write<'_>) -> StoreResult<()> {
         let Write { tx, events, .. } = write;
         let _order = self.publishing.lock().await;
-        tx.commit().await?;
-        for event in events {
-            self.feed.publish(event);
+        if events.is_empty() {
+            tx.commit().await?;
+            return Ok(());
         }
+        let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
+        let change = fleet::bump(&tx, self.fleet.instance_id(), &ids).await?;
+        let earlier = self.fleet.unapplied_before(&tx, change).await?;
+        tx.commit().await?;
+        self.fleet.publish_own(&self.feed, change, earlier, events);
         Ok(())
     }
 }
@@ -1536,10 +1559,11 @@ impl Store for PgStore {
         self.feed.set_keys_hook(hook);
     }
 
-    /// Other instances write to the same database, and nothing tells this
-    /// one of their keys yet.
+    /// Other instances write to the same database: this one hears of
+    /// their keys once it has joined the fleet (its applier reads the keys
+    /// each change names).
     fn hears_every_key_write(&self) -> bool {
-        false
+        self.fleet.joined()
     }
 
     async fn key_digests(&self) -> StoreResult<Vec<String>> {
@@ -1552,6 +1576,30 @@ impl Store for PgStore {
         )
         .await?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    fn join_fleet(&self, instance: &InstanceInfo) {
+        fleet::Tasks {
+            pool: self.pool.clone(),
+            feed: self.feed.clone(),
+            publishing: Arc::clone(&self.publishing),
+            config: self.config.clone(),
+            fleet: Arc::downgrade(&self.fleet),
+        }
+        .start(&self.fleet, instance);
+    }
+
+    fn on_fleet_reset(&self, hook: super::ResetHook) {
+        self.fleet.set_reset(hook);
+    }
+
+    fn applied_change(&self) -> i64 {
+        self.fleet.applied()
+    }
+
+    async fn fleet(&self, within: Duration) -> StoreResult<Option<FleetView>> {
+        let client = self.client().await?;
+        Ok(Some(fleet::view(&client, within).await?))
     }
 
     async fn append_event(&self, event: &NewEvent) -> StoreResult<()> {
