@@ -115,6 +115,74 @@ pub struct EventListQuery {
     pub limit: Option<u32>,
 }
 
+/// What a `Keydesk-Fleet` header says: how many of the live instances had
+/// applied a mutation when its answer was sent, after how long, and which
+/// were still waited for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetApplied {
+    pub applied: u32,
+    pub instances: u32,
+    pub ms: u64,
+    pub waiting: Vec<String>,
+}
+
+impl FleetApplied {
+    /// Reads `applied=2/3; ms=2000; waiting=i-1,i-2`.
+    #[must_use]
+    pub fn parse(header: &str) -> Option<Self> {
+        let mut fleet = Self {
+            applied: 0,
+            instances: 0,
+            ms: 0,
+            waiting: Vec::new(),
+        };
+        let mut seen_applied = false;
+        for part in header.split(';') {
+            let (name, value) = part.trim().split_once('=')?;
+            match name.trim() {
+                "applied" => {
+                    let (applied, instances) = value.split_once('/')?;
+                    fleet.applied = applied.trim().parse().ok()?;
+                    fleet.instances = instances.trim().parse().ok()?;
+                    seen_applied = true;
+                }
+                "ms" => fleet.ms = value.trim().parse().ok()?,
+                "waiting" => {
+                    fleet.waiting = value
+                        .split(',')
+                        .map(|id| id.trim().to_owned())
+                        .filter(|id| !id.is_empty())
+                        .collect();
+                }
+                _ => {}
+            }
+        }
+        seen_applied.then_some(fleet)
+    }
+
+    /// True when every live instance had applied it.
+    #[must_use]
+    pub fn everywhere(&self) -> bool {
+        self.applied >= self.instances
+    }
+
+    /// `applied on 3 of 3 instances in 4 ms`, or which lag.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let mut text = format!(
+            "applied on {} of {} instance{} in {} ms",
+            self.applied,
+            self.instances,
+            if self.instances == 1 { "" } else { "s" },
+            self.ms
+        );
+        if !self.waiting.is_empty() {
+            text.push_str(&format!("; not yet on {}", self.waiting.join(", ")));
+        }
+        text
+    }
+}
+
 /// A management API client for one server and token.
 #[derive(Clone)]
 pub struct Client {
@@ -228,9 +296,33 @@ impl Client {
             .bearer_auth(self.token.as_str())
     }
 
-    /// Sends a request and reads its answer. Every request passes here, so
-    /// this is where a read-only session stops whatever could change something.
+    /// Sends a request and reads its answer.
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> ClientResult<T> {
+        self.exchange(request).await.map(|(_, body)| body)
+    }
+
+    /// Sends a mutation with `?wait=fleet`: its answer, and what its
+    /// `Keydesk-Fleet` header says of the instances that applied it.
+    async fn send_waiting<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+    ) -> ClientResult<(T, Option<FleetApplied>)> {
+        let request = request.query(&[("wait", "fleet")]);
+        let (headers, body) = self.exchange(request).await?;
+        let applied = headers
+            .get("keydesk-fleet")
+            .and_then(|value| value.to_str().ok())
+            .and_then(FleetApplied::parse);
+        Ok((body, applied))
+    }
+
+    /// Sends a request and reads its answer and headers. Every request
+    /// passes here, so this is where a read-only session stops whatever
+    /// could change something.
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+    ) -> ClientResult<(reqwest::header::HeaderMap, T)> {
         let request = request.build().map_err(|e| self.no_answer(e))?;
         if self.readonly {
             let path = request.url().path();
@@ -248,6 +340,7 @@ impl Client {
             .await
             .map_err(|e| self.no_answer(e))?;
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response.bytes().await.map_err(|e| self.no_answer(e))?;
         if status.is_success() {
             let body: &[u8] = if status == StatusCode::NO_CONTENT {
@@ -255,7 +348,9 @@ impl Client {
             } else {
                 &bytes
             };
-            return serde_json::from_slice(body).map_err(|e| ClientError::Protocol(e.to_string()));
+            return serde_json::from_slice(body)
+                .map(|body| (headers, body))
+                .map_err(|e| ClientError::Protocol(e.to_string()));
         }
         Err(refusal(status, &bytes))
     }
@@ -364,6 +459,17 @@ impl Client {
         self.key_action(tenant, id, "revoke").await
     }
 
+    /// Revokes key `id` and waits (up to the server's 2 s) until every live
+    /// instance of the fleet has applied it; the answer says how that went.
+    pub async fn revoke_key_everywhere(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> ClientResult<(api::Key, Option<FleetApplied>)> {
+        let path = format!("{}/revoke", Self::key_path(tenant, id));
+        self.send_waiting(self.request(Method::POST, &path)).await
+    }
+
     pub async fn regenerate_key(&self, tenant: &str, id: &str) -> ClientResult<api::KeyWithSecret> {
         self.key_action(tenant, id, "regenerate").await
     }
@@ -426,6 +532,24 @@ impl Client {
         let path = format!("/v1/tenants/{}/keys/revoke", encode(tenant));
         self.send(self.request(Method::POST, &path).json(body))
             .await
+    }
+
+    /// As [`Client::bulk_revoke`], waiting until every live instance has
+    /// applied the revocations (not for a dry run).
+    pub async fn bulk_revoke_everywhere(
+        &self,
+        tenant: &str,
+        body: &api::BulkRevoke,
+    ) -> ClientResult<(api::BulkRevokeResult, Option<FleetApplied>)> {
+        let path = format!("/v1/tenants/{}/keys/revoke", encode(tenant));
+        self.send_waiting(self.request(Method::POST, &path).json(body))
+            .await
+    }
+
+    /// The server instances and how far each has applied the changes
+    /// (system administrators).
+    pub async fn fleet(&self) -> ClientResult<api::FleetStatus> {
+        self.send(self.request(Method::GET, "/v1/fleet")).await
     }
 
     /// Every user of the tenant, page after page.
@@ -822,5 +946,29 @@ mod tests {
 
         let failing = problem(503, "INTERNAL", "the server failed");
         assert!(failing.is_transient() && !failing.is_unauthorized());
+    }
+}
+
+#[cfg(test)]
+mod fleet_tests {
+    use super::FleetApplied;
+
+    #[test]
+    fn the_fleet_header_is_read_and_said() {
+        let all = FleetApplied::parse("applied=3/3; ms=4").unwrap();
+        assert!(all.everywhere());
+        assert_eq!(all.describe(), "applied on 3 of 3 instances in 4 ms");
+        let some = FleetApplied::parse("applied=2/3; ms=2000; waiting=i-3f9c").unwrap();
+        assert!(!some.everywhere());
+        assert_eq!(
+            some.describe(),
+            "applied on 2 of 3 instances in 2000 ms; not yet on i-3f9c"
+        );
+        assert_eq!(
+            FleetApplied::parse("applied=1/1; ms=0").unwrap().describe(),
+            "applied on 1 of 1 instance in 0 ms"
+        );
+        assert!(FleetApplied::parse("ms=4").is_none());
+        assert!(FleetApplied::parse("applied=x/3").is_none());
     }
 }

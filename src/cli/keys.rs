@@ -13,7 +13,7 @@ use super::context::{Ctx, Target};
 use super::error::{CliError, CliResult};
 use super::output::{self, Format, Table, maybe_time, time};
 use crate::api::{self, BulkOutcome};
-use crate::client::KeyListQuery;
+use crate::client::{FleetApplied, KeyListQuery};
 use crate::domain::KeySort;
 use crate::domain::key::{KeyStatus, parse_grace};
 
@@ -100,6 +100,9 @@ pub enum KeysAction {
         /// Then revoke the key (shows it and asks, unless --yes).
         #[arg(long)]
         revoke: bool,
+        /// With --revoke: wait until every server instance has applied it, and say so.
+        #[arg(long, requires = "revoke")]
+        wait: bool,
         /// Do not ask.
         #[arg(short, long)]
         yes: bool,
@@ -198,6 +201,9 @@ pub struct RevokeArgs {
     /// Show what would be revoked, change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Wait until every server instance has applied the revocation, and say so.
+    #[arg(long, conflicts_with = "dry_run")]
+    wait: bool,
     /// Do not ask.
     #[arg(short, long)]
     yes: bool,
@@ -297,8 +303,9 @@ pub async fn run(ctx: &Ctx, action: KeysAction) -> CliResult {
         KeysAction::Lookup {
             secret,
             revoke,
+            wait,
             yes,
-        } => lookup(ctx, &secret, revoke, yes).await,
+        } => lookup(ctx, &secret, revoke, wait, yes).await,
     }
 }
 
@@ -659,7 +666,15 @@ async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
     request.ids = Some(would.iter().map(|r| r.id.clone()).collect());
     request.filter = None;
     request.dry_run = false;
-    let mut result = ctx.call(ctx.client.bulk_revoke(&tenant, &request)).await?;
+    let (mut result, fleet) = if args.wait {
+        ctx.call(ctx.client.bulk_revoke_everywhere(&tenant, &request))
+            .await?
+    } else {
+        (
+            ctx.call(ctx.client.bulk_revoke(&tenant, &request)).await?,
+            None,
+        )
+    };
     // What the preview refused was asked for too: it is part of the answer.
     for item in preview
         .results
@@ -692,7 +707,31 @@ async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
         "revoked {} key(s), {} refused",
         result.revoked, result.refused
     ));
-    refused_exit(&result)
+    refused_exit(&result)?;
+    fleet_confirmed(args.wait, fleet.as_ref())
+}
+
+/// With `--wait`: says how far the fleet applied the revocation; not every
+/// live instance within the server's wait is a failure (exit 1).
+fn fleet_confirmed(wait: bool, fleet: Option<&FleetApplied>) -> CliResult {
+    if !wait {
+        return Ok(());
+    }
+    let Some(fleet) = fleet else {
+        return Err(CliError::Failed(
+            "revoked, but the server did not say which instances applied it (an older server?)"
+                .to_owned(),
+        ));
+    };
+    output::note(&format!("revoked · {}", output::cell(&fleet.describe())));
+    if fleet.everywhere() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(format!(
+            "revoked, but not yet applied everywhere: {}",
+            fleet.describe()
+        )))
+    }
 }
 
 fn item_name(item: &api::BulkRevokeItem) -> String {
@@ -756,7 +795,7 @@ fn read_secret(arg: &str) -> CliResult<Zeroizing<String>> {
     Ok(secret)
 }
 
-async fn lookup(ctx: &Ctx, secret: &str, revoke: bool, yes: bool) -> CliResult {
+async fn lookup(ctx: &Ctx, secret: &str, revoke: bool, wait: bool, yes: bool) -> CliResult {
     let secret = read_secret(secret)?;
     let found = ctx.call(ctx.client.lookup_key(&secret)).await?;
     drop(secret);
@@ -787,18 +826,25 @@ async fn lookup(ctx: &Ctx, secret: &str, revoke: bool, yes: bool) -> CliResult {
         )));
     }
     ctx.confirm(&what, "Revoke it now?", yes)?;
-    let revoked = ctx
-        .call(ctx.client.revoke_key(&found.tenant.id, &key.id))
-        .await?;
+    let (revoked, fleet) = if wait {
+        ctx.call(ctx.client.revoke_key_everywhere(&found.tenant.id, &key.id))
+            .await?
+    } else {
+        (
+            ctx.call(ctx.client.revoke_key(&found.tenant.id, &key.id))
+                .await?,
+            None,
+        )
+    };
     output::note(&format!(
         "revoked key {} in {}",
         describe(&revoked),
         output::cell(&found.tenant.id)
     ));
-    match ctx.output {
-        Format::Json => output::json(&revoked),
-        Format::Table => Ok(()),
+    if ctx.output == Format::Json {
+        output::json(&revoked)?;
     }
+    fleet_confirmed(wait, fleet.as_ref())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod config;
 mod context;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod keys;
 pub mod output;
 pub mod tenants;
@@ -43,6 +44,9 @@ pub enum Scripted {
     /// Who your token belongs to, and which tenants you see.
     #[command(after_help = EXIT_CODES)]
     Me(tenants::MeCommand),
+    /// The server instances and how far each has applied the changes: status.
+    #[command(after_help = EXIT_CODES)]
+    Fleet(fleet::FleetCommand),
 }
 
 impl Scripted {
@@ -54,6 +58,7 @@ impl Scripted {
             Scripted::Users(command) => &command.target,
             Scripted::Tenants(command) => &command.target,
             Scripted::Me(command) => &command.target,
+            Scripted::Fleet(command) => &command.target,
         }
     }
 }
@@ -70,6 +75,7 @@ pub async fn run(command: Scripted, overrides: Overrides) -> CliResult {
         Scripted::Users(command) => users::run(&ctx, command.action).await,
         Scripted::Tenants(command) => tenants::run_tenants(&ctx, command.action).await,
         Scripted::Me(_) => tenants::run_me(&ctx).await,
+        Scripted::Fleet(command) => fleet::run(&ctx, command.action).await,
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::api;
-use crate::client::{Client, ClientResult};
+use crate::client::{Client, ClientResult, FleetApplied};
 
 /// A background request's result. Messages are handled one at a time as
 /// they arrive, so their size does not matter.
@@ -41,6 +41,8 @@ pub enum Reply {
         verb: &'static str,
         name: String,
         result: ClientResult<api::Key>,
+        /// With a revoke: how far the fleet had applied it when it answered.
+        fleet: Option<FleetApplied>,
     },
     KeyDeleted {
         id: String,
@@ -73,6 +75,8 @@ pub enum Reply {
         hidden: usize,
         names: Vec<(String, String)>,
         result: ClientResult<api::BulkRevokeResult>,
+        /// How far the fleet had applied it when it answered.
+        fleet: Option<FleetApplied>,
     },
     SettingsSaved(ClientResult<api::Settings>),
     /// The settings as they are now, after a save was refused as stale.

@@ -354,3 +354,62 @@ fn tail_resumes_after_the_server_restarts() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn fleet_status_and_a_revoke_that_waits_for_every_instance() {
+    let server = Server::start();
+    let table = server.run(&["fleet", "status"]).expect(0);
+    assert!(table.stdout.starts_with("INSTANCE"), "{table:?}");
+    assert!(
+        table.stdout.contains(" *"),
+        "the answering instance is marked: {table:?}"
+    );
+    assert!(table.stderr.contains("none behind"), "{table:?}");
+    let json = server.run(&["fleet", "status", "-o", "json"]).json();
+    assert_eq!(json["instances"].as_array().unwrap().len(), 1);
+    assert_eq!(json["instances"][0]["lag"], 0);
+
+    let secret = server.key("fleet-watched", &[]);
+    let id = server.key_id("fleet-watched");
+    let revoked = server
+        .run(&["keys", "revoke", &id, "--yes", "--wait"])
+        .expect(0);
+    assert!(
+        revoked
+            .stderr
+            .contains("revoked · applied on 1 of 1 instance in"),
+        "{revoked:?}"
+    );
+    let other = server.key("fleet-leaked", &[]);
+    let looked = server
+        .run_with(
+            &["keys", "lookup", "-", "--revoke", "--yes", "--wait"],
+            &[("KEYDESK_TOKEN", ADMIN_TOKEN)],
+            Some(&other),
+        )
+        .expect(0);
+    assert!(
+        looked.stderr.contains("applied on 1 of 1 instance"),
+        "{looked:?}"
+    );
+    // A viewer may not see the fleet.
+    let viewer = server
+        .run(&[
+            "users",
+            "create",
+            "val",
+            "--email",
+            "val@example.com",
+            "--role",
+            "viewer",
+        ])
+        .expect(0);
+    server
+        .run_with(
+            &["fleet", "status"],
+            &[("KEYDESK_TOKEN", viewer.stdout.trim())],
+            None,
+        )
+        .expect(4);
+    let _ = secret;
+}

@@ -4,7 +4,7 @@
 
 use super::{KeysView, NAMES_SHOWN, Pending, form};
 use crate::api;
-use crate::client::ClientResult;
+use crate::client::{ClientResult, FleetApplied};
 use crate::console::dialog::confirm::{Confirm, name_list};
 use crate::console::dialog::picker::{Item, Picker, PickerPurpose};
 use crate::console::dialog::{Confirmed, Dialog};
@@ -342,6 +342,7 @@ impl KeysView {
         hidden: usize,
         names: &[(String, String)],
         result: ClientResult<api::BulkRevokeResult>,
+        fleet: Option<FleetApplied>,
         shell: &mut Shell,
     ) {
         let done = match result {
@@ -390,7 +391,17 @@ impl KeysView {
             }
         }
         self.reindex(shell);
-        report_bulk("revoked", hidden, results, shell);
+        let refused = results.iter().any(|(_, r)| r.is_err());
+        report_bulk("revoked", hidden, results, fleet.as_ref(), shell);
+        // With refusals the dialog lists them; a lagging instance still shows.
+        if let Some(fleet) = fleet.filter(|_| refused && done.revoked > 0) {
+            tell_fleet(
+                &format!("revoked {} keys", done.revoked),
+                &fleet,
+                true,
+                shell,
+            );
+        }
     }
 
     /// A confirmed action: send it.
@@ -411,6 +422,7 @@ impl KeysView {
                         verb: "ended the rotation of",
                         result: client.end_rotation(&tenant, &id).await,
                         name,
+                        fleet: None,
                     }
                 });
             }
@@ -426,10 +438,14 @@ impl KeysView {
                     let (id, name) = (id.clone(), name.clone());
                     shell.info(format!("revoking {}…", clean(&name)));
                     shell.request(move |client, tenant| async move {
+                        // Answered once every instance of the fleet has it.
+                        let (result, fleet) =
+                            split(client.revoke_key_everywhere(&tenant, &id).await);
                         Reply::KeyUpdated {
                             verb: "revoked",
-                            result: client.revoke_key(&tenant, &id).await,
+                            result,
                             name,
+                            fleet,
                         }
                     });
                 } else {
@@ -439,10 +455,13 @@ impl KeysView {
                             ids: Some(targets.iter().map(|(id, _)| id.clone()).collect()),
                             ..Default::default()
                         };
+                        let (result, fleet) =
+                            split(client.bulk_revoke_everywhere(&tenant, &body).await);
                         Reply::BulkRevoked {
                             hidden,
-                            result: client.bulk_revoke(&tenant, &body).await,
+                            result,
                             names: targets,
+                            fleet,
                         }
                     });
                 }
@@ -562,7 +581,12 @@ fn send_set_disabled(
             } else {
                 client.enable_key(&tenant, &id).await
             };
-            Reply::KeyUpdated { verb, name, result }
+            Reply::KeyUpdated {
+                verb,
+                name,
+                result,
+                fleet: None,
+            }
         });
         return;
     }
@@ -611,6 +635,7 @@ pub(super) fn report_bulk<T, E: std::fmt::Display>(
     verb: &'static str,
     hidden: usize,
     results: Vec<(String, Result<T, E>)>,
+    fleet: Option<&FleetApplied>,
     shell: &mut Shell,
 ) {
     let total = results.len();
@@ -629,7 +654,11 @@ pub(super) fn report_bulk<T, E: std::fmt::Display>(
         String::new()
     };
     if failures.is_empty() {
-        shell.success(format!("{verb} {done} of {total} keys{hidden_note}"));
+        let text = format!("{verb} {done} of {total} keys{hidden_note}");
+        match fleet {
+            Some(fleet) => tell_fleet(&text, fleet, false, shell),
+            None => shell.success(text),
+        }
         return;
     }
     shell.error(format!(
@@ -716,4 +745,27 @@ fn capitalized(word: String) -> String {
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+/// An answer and what its `Keydesk-Fleet` header said, apart.
+fn split<T>(
+    result: ClientResult<(T, Option<FleetApplied>)>,
+) -> (ClientResult<T>, Option<FleetApplied>) {
+    match result {
+        Ok((body, fleet)) => (Ok(body), fleet),
+        Err(err) => (Err(err), None),
+    }
+}
+
+/// Says how far the fleet applied a revocation: `revoked x · applied on 3
+/// of 3 instances in 4 ms`; an instance that had not applied it yet stays
+/// on the status line as a failure does. `quiet` when a failure is already
+/// on it (a refused key): only a lagging instance is then worth saying.
+pub(super) fn tell_fleet(done: &str, fleet: &FleetApplied, quiet: bool, shell: &mut Shell) {
+    let text = format!("{done} · {}", clean(&fleet.describe()));
+    if !fleet.everywhere() {
+        shell.error(text);
+    } else if !quiet {
+        shell.success(text);
+    }
 }

@@ -269,6 +269,7 @@ pub fn submit(form: &mut Form, original: Option<&api::Key>, shell: &Shell) {
                     verb: "saved",
                     result: client.update_key(&tenant, &id, &body, Some(version)).await,
                     name,
+                    fleet: None,
                 }
             });
         }

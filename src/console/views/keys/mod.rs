@@ -411,13 +411,22 @@ impl KeysView {
                 self.on_page(generation, result, shell);
                 false
             }
-            Reply::KeyUpdated { verb, name, result } => match result {
+            Reply::KeyUpdated {
+                verb,
+                name,
+                result,
+                fleet,
+            } => match result {
                 Ok(key) => {
                     if shell.dialogs.form_mut().is_some_and(|f| f.submitting) {
                         shell.dialogs.close();
                     }
                     shell.reconnected();
-                    shell.success(format!("{verb} {}", clean(&key.name)));
+                    let done = format!("{verb} {}", clean(&key.name));
+                    match &fleet {
+                        Some(fleet) => actions::tell_fleet(&done, fleet, false, shell),
+                        None => shell.success(done),
+                    }
                     self.upsert(key, shell);
                     true
                 }
@@ -480,8 +489,9 @@ impl KeysView {
                 hidden,
                 names,
                 result,
+                fleet,
             } => {
-                self.on_bulk_revoked(hidden, &names, result, shell);
+                self.on_bulk_revoked(hidden, &names, result, fleet, shell);
                 true
             }
             Reply::Bulk {
@@ -502,7 +512,7 @@ impl KeysView {
                     }
                 }
                 self.reindex(shell);
-                report_bulk(verb, hidden, results, shell);
+                report_bulk(verb, hidden, results, None, shell);
                 true
             }
             _ => false,
