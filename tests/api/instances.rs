@@ -252,3 +252,46 @@ async fn a_key_made_on_one_instance_verifies_on_the_other() {
     assert_eq!(apps[1].verify(&new).await, "VALID");
     assert_eq!(apps[1].verify(&key.secret).await, "VALID");
 }
+
+/// Usage counted on every instance adds up exactly in the database: each
+/// writes its own counts as additions, never over another's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn usage_counted_on_two_instances_adds_up_exactly() {
+    if skip_unless_postgres("two instances share one database") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let (apps, servers) = two_instances(data.path()).await;
+    apps[0].enabled_tenant("acme").await;
+    let key = apps[0]
+        .create_key("acme", &apps[0].admin, json!({ "name": "counted" }))
+        .await;
+    // A key made on A verifies on B within a second: from then on, count.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while apps[1].verify(&key.secret).await != "VALID" {
+        assert!(std::time::Instant::now() < deadline, "B never knew the key");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut verifications = Vec::new();
+    for n in 0..99 {
+        let (app, secret) = (apps[n % 2].clone(), key.secret.clone());
+        verifications.push(tokio::spawn(async move { app.verify(&secret).await }));
+    }
+    for verification in verifications {
+        assert_eq!(verification.await.unwrap(), "VALID");
+    }
+    // Graceful stops write what each counted.
+    for server in servers {
+        server.stop().await;
+    }
+    let reader = OwnServer::start_with(&serve_config(data.path())).await;
+    let app = TestApp::connect(&reader.base, data.path());
+    let counted = app.get_key("acme", &key.id).await.json;
+    // The 99, and the one that found B ready.
+    assert_eq!(
+        counted["usage_24h"]["valid"], 100,
+        "{}",
+        counted["usage_24h"]
+    );
+    reader.stop().await;
+}
