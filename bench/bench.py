@@ -265,6 +265,24 @@ def seed(workdir: Path, pepper: str, count: int, valid: int) -> tuple[dict, list
     return summary, keys
 
 
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def made_up_key(prefix: str) -> str:
+    """A well-formed secret (valid checksum) that no key holds: it passes
+    the parser, so only the index of digests keeps it from the database."""
+    import secrets as _secrets
+    import zlib
+
+    body = prefix + "_" + "".join(_secrets.choice(BASE62) for _ in range(32))
+    value = zlib.crc32(body.encode())
+    digits = []
+    for _ in range(6):
+        digits.append(BASE62[value % 62])
+        value //= 62
+    return body + "".join(reversed(digits))
+
+
 def malformed_key(valid: str) -> str:
     """Same shape as a real secret but with a wrong checksum: rejected before the store."""
     last = valid[-1]
@@ -450,6 +468,14 @@ def bench_verify(port: int, valid_keys: list[str], keys_file: Path, meter: CpuMe
 
     healthz_run = ("healthz", "/healthz", {}, None)
     extra = args.extra_connections
+    # A flood of distinct made-up keys: each misses the cache; the index of
+    # digests answers it without a database read (issue 10 point 4).
+    made_up_file = keys_file.with_name("made-up.txt")
+    prefix = valid_keys[0].rsplit("_", 1)[0]
+    made_up_file.write_text("\n".join(made_up_key(prefix) for _ in range(50_000)) + "\n")
+    status, answer, _, _ = probe.request("POST", "/v1/verify", {"key": made_up_key(prefix)})
+    if status != 200 or answer.get("code") != "NOT_FOUND":
+        raise RuntimeError(f"a made-up secret was not NOT_FOUND: {status} {answer}")
     for round_no in range(1, args.rounds + 1):
         other = meter.wait_quiet(args.quiet_cores, args.quiet_wait)
         log(f"round {round_no}/{args.rounds} (other load before it: {other:.2f} cores)")
@@ -462,6 +488,7 @@ def bench_verify(port: int, valid_keys: list[str], keys_file: Path, meter: CpuMe
             + [
                 ("verify-100-keys", "/v1/verify", {"KEYDESK_BENCH_KEYS_FILE": str(keys_file)}, "VALID"),
                 ("verify-malformed", "/v1/verify", {"KEYDESK_BENCH_BODY": bad_body}, "NOT_FOUND"),
+                ("verify-made-up", "/v1/verify", {"KEYDESK_BENCH_KEYS_FILE": str(made_up_file)}, "NOT_FOUND"),
             ],
         )
 
@@ -1187,6 +1214,12 @@ def main() -> int:
             seeded, valid_keys = seed(workdir, pepper, args.keys, valid=100)
             results["seed"] = seeded
             log(f"seeded: {seeded}")
+            # The seed wrote to the database file beside the running server,
+            # which hears only its own writes (its index of digests would not
+            # know the seeded keys): start it again on the seeded file.
+            server.stop()
+            server = Server(workdir, port, token, pepper)
+            server.wait_ready()
 
         meter = CpuMeter(server.proc.pid)
         results["verify"] = {"rows": [], "runs": []}
