@@ -1215,8 +1215,9 @@ def main() -> int:
             results["seed"] = seeded
             log(f"seeded: {seeded}")
             # The seed wrote to the database file beside the running server,
-            # which hears only its own writes (its index of digests would not
-            # know the seeded keys): start it again on the seeded file.
+            # which notices such a write within 250 ms and re-reads the keys;
+            # starting it again makes the measured server one that opened the
+            # seeded file, with nothing to catch up on.
             server.stop()
             server = Server(workdir, port, token, pepper)
             server.wait_ready()

@@ -438,13 +438,14 @@ pub trait Store: Send + Sync + 'static {
     // --- the fleet: several instances on one database
     /// Joins the fleet as `instance` (PostgreSQL: listens for the changes
     /// other instances commit and applies them through the hook and the
-    /// feed, checks the change counter as a backstop, and heartbeats). A
-    /// store that one process owns has no fleet to join. Call it once.
+    /// feed, checks the change counter as a backstop, and heartbeats;
+    /// SQLite, which one server owns, watches for commits another process
+    /// makes to the file beside it). Call it once, after the hooks are set.
     fn join_fleet(&self, _instance: &InstanceInfo) {}
     /// Sets what runs when this instance may have missed another's change
     /// and cannot tell which (its listening connection was lost, the
-    /// database could not be read): the server forgets every cached
-    /// answer. A store that one process owns never misses a change.
+    /// database could not be read, or, for SQLite, another process wrote
+    /// to the file): the server forgets every cached answer.
     fn on_fleet_reset(&self, _hook: ResetHook) {}
     /// The highest change this instance has applied: its own writes and
     /// every other instance's before them. 0 for a store one process owns.

@@ -50,7 +50,12 @@ pub struct SqliteStore {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     feed: EventFeed,
+    /// What runs when another process committed to the file.
+    reset: Arc<std::sync::OnceLock<super::ResetHook>>,
 }
+
+/// How often the server looks for commits by another process.
+const EXTERNAL_CHECK_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 pub use super::feed::EVENT_BUFFER;
 
@@ -195,6 +200,18 @@ impl DatabaseFile {
     }
 }
 
+/// Every secret digest a key holds, current and previous.
+fn key_digests_blocking(conn: &Connection) -> StoreResult<Vec<String>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT secret_digest FROM keys UNION ALL \
+         SELECT previous_secret_digest FROM keys WHERE previous_secret_digest IS NOT NULL",
+    )?;
+    let digests = statement
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(digests)
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a connection leaves it usable: SQLite rolls back
     // the open transaction when it is dropped or the next one begins.
@@ -260,6 +277,7 @@ impl SqliteStore {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Mutex::new(Vec::new())),
             feed: EventFeed::new(EVENT_BUFFER, published),
+            reset: Arc::new(std::sync::OnceLock::new()),
         })
     }
 
@@ -1896,23 +1914,82 @@ impl Store for SqliteStore {
         self.feed.feed.set_keys_hook(hook);
     }
 
-    /// One server owns the file: every write passes through this store.
+    /// Every write of this server passes through this store, and a commit
+    /// by another process to the file is noticed within 250 ms
+    /// ([`SqliteStore::join_fleet`]).
     fn hears_every_key_write(&self) -> bool {
         true
     }
 
+    /// One server owns the file; still, a process may write to it beside
+    /// the server (a seeding script, a repair by hand). Every 250 ms the
+    /// writer connection's `PRAGMA data_version` tells whether another
+    /// connection committed since (this store's own commits do not change
+    /// it); if so, the keys' digests are handed to the hook again, the
+    /// reset hook forgets every cached answer, and any events the other
+    /// process wrote go out. Ends when the store is dropped.
+    fn join_fleet(&self, _instance: &super::InstanceInfo) {
+        // The baseline, read now: a write by another process from here on
+        // is noticed, however soon it comes.
+        let mut seen: Option<i64> = lock(&self.writer)
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
+            .ok();
+        let writer = Arc::downgrade(&self.writer);
+        let readers = Arc::downgrade(&self.readers);
+        let (feed, reset, file) = (
+            self.feed.clone(),
+            Arc::clone(&self.reset),
+            self.file.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(EXTERNAL_CHECK_EVERY).await;
+                let (Some(writer), Some(readers)) = (writer.upgrade(), readers.upgrade()) else {
+                    return;
+                };
+                let (feed, reset, file) = (feed.clone(), Arc::clone(&reset), file.clone());
+                let checked = tokio::task::spawn_blocking(move || {
+                    let conn = lock(&writer);
+                    let version: i64 =
+                        conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
+                    if seen.is_some_and(|seen| seen != version) {
+                        tracing::info!(
+                            "another process wrote to the database; re-reading its keys"
+                        );
+                        let reader = match lock(&readers).pop() {
+                            Some(reader) => reader,
+                            None => open_connection(&file.path)?,
+                        };
+                        let digests = key_digests_blocking(&reader)?;
+                        lock(&readers).push(reader);
+                        feed.feed.digests_given(digests.iter().map(String::as_str));
+                        if let Some(hook) = reset.get() {
+                            hook();
+                        }
+                        feed.publish_committed(&conn);
+                    }
+                    Ok::<i64, StoreError>(version)
+                })
+                .await;
+                match checked {
+                    Ok(Ok(version)) => seen = Some(version),
+                    Ok(Err(err)) => {
+                        tracing::warn!(error = %err, "checking the database for other writers failed");
+                    }
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+
+    fn on_fleet_reset(&self, hook: super::ResetHook) {
+        if self.reset.set(hook).is_err() {
+            tracing::warn!("a second reset hook was ignored");
+        }
+    }
+
     async fn key_digests(&self) -> StoreResult<Vec<String>> {
-        self.read(|conn| {
-            let mut statement = conn.prepare(
-                "SELECT secret_digest FROM keys UNION ALL \
-                 SELECT previous_secret_digest FROM keys WHERE previous_secret_digest IS NOT NULL",
-            )?;
-            let digests = statement
-                .query_map([], |row| row.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(digests)
-        })
-        .await
+        self.read(key_digests_blocking).await
     }
 
     async fn append_event(&self, event: &NewEvent) -> StoreResult<()> {

@@ -122,3 +122,55 @@ async fn keys_in_the_store_at_start_are_in_the_index() {
     assert_eq!(metric(&app, "keydesk_verify_index_refusals_total").await, 1);
     second.stop().await;
 }
+
+/// Another process writing to the SQLite file beside the server: within a
+/// second the server forgets what it cached and learns the new digests, so
+/// a key deleted by hand stops verifying and a key inserted by hand verifies.
+#[tokio::test]
+async fn a_write_to_the_sqlite_file_by_another_process_is_noticed() {
+    if crate::backend::skip_unless_sqlite("another process writing to the SQLite file") {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = OwnServer::start_with(&serve_config(data.path())).await;
+    let app = TestApp::connect(&server.base, data.path());
+    app.enabled_tenant("acme").await;
+    let deleted = app
+        .create_key("acme", &app.admin, serde_json::json!({"name": "deleted"}))
+        .await;
+    let model = app
+        .create_key("acme", &app.admin, serde_json::json!({"name": "model"}))
+        .await;
+    assert_eq!(app.verify(&deleted.secret).await, "VALID");
+    // A key of this tenant's format, written beside the server.
+    let secret = Secret::generate(&KeyPrefix::parse("kd").unwrap());
+    let keyring = keydesk::domain::Keyring::from_pepper(crate::helpers::PEPPER.as_bytes()).unwrap();
+    let digest = keyring.secret_digest(&secret);
+    assert_eq!(app.verify(secret.expose()).await, "NOT_FOUND");
+    let file = rusqlite::Connection::open(data.path().join("keydesk.db")).unwrap();
+    file.execute("DELETE FROM keys WHERE id = ?1", [&deleted.id])
+        .unwrap();
+    file.execute_batch(&format!(
+        "CREATE TEMP TABLE copy AS SELECT * FROM keys WHERE id = '{}';
+         UPDATE copy SET id = 'key_01KDBYHAND000000000000000', secret_digest = '{digest}',
+                         previous_secret_digest = NULL;
+         INSERT INTO keys SELECT * FROM copy;",
+        model.id
+    ))
+    .unwrap();
+    drop(file);
+    let since = std::time::Instant::now();
+    loop {
+        let gone = app.verify(&deleted.secret).await == "NOT_FOUND";
+        let found = app.verify(secret.expose()).await == "VALID";
+        if gone && found {
+            break;
+        }
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(2),
+            "not noticed: deleted {gone}, inserted {found}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.stop().await;
+}
