@@ -1,10 +1,8 @@
 //! `keydesk tenants|settings|users|me|events`, `completions` and `man`.
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::support::{ADMIN_TOKEN, Server, run};
+use crate::support::{ADMIN_TOKEN, Server, Tail, run};
 
 #[test]
 fn tenants_and_settings() {
@@ -249,40 +247,24 @@ fn events_list_and_tail() {
         .expect(2);
 
     // tail: started, then a revoke elsewhere shows up as one JSON line.
-    let mut tail = server.command(&["events", "tail", "-o", "json"]);
-    tail.env("KEYDESK_TOKEN", ADMIN_TOKEN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = tail.spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    assert!(line.contains("following the events of acme"), "{line}");
+    let tail = Tail::start(&server);
+    assert!(
+        tail.note.contains("following the events of acme"),
+        "{}",
+        tail.note
+    );
     let id = server.key_id("watched");
     server.run(&["keys", "revoke", &id, "--yes"]).expect(0);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if sender.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
     let deadline = Instant::now() + Duration::from_secs(15);
-    let event: serde_json::Value = loop {
-        let line = receiver
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    let event = loop {
+        let event = tail
+            .next(deadline.saturating_duration_since(Instant::now()))
             .expect("the revoke arrives on the tail");
-        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
         if event["action"] == "key.revoked" {
             break event;
         }
     };
     assert_eq!(event["target_id"], id.as_str());
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
@@ -311,30 +293,10 @@ fn completions_and_the_manual_page() {
 #[test]
 fn tail_resumes_after_the_server_restarts() {
     let mut server = Server::start();
-    let mut tail = server.command(&["events", "tail", "-o", "json"]);
-    tail.env("KEYDESK_TOKEN", ADMIN_TOKEN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = tail.spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    stderr.read_line(&mut line).unwrap();
-    std::thread::spawn(move || for _ in stderr.lines() {});
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if sender.send(line.unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    let next = |what: &str| -> serde_json::Value {
-        let line = receiver
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no {what} on the tail"));
-        serde_json::from_str(&line).unwrap()
+    let tail = Tail::start(&server);
+    let next = |what: &str| {
+        tail.next(Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("no {what} on the tail"))
     };
     server.key("before", &[]);
     let first = next("event before the restart");
@@ -348,11 +310,9 @@ fn tail_resumes_after_the_server_restarts() {
         first["id"].as_i64().unwrap() + 1
     );
     assert!(
-        receiver.recv_timeout(Duration::from_millis(1500)).is_err(),
+        tail.next(Duration::from_millis(1500)).is_none(),
         "an event repeated"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

@@ -221,3 +221,50 @@ impl Run {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {self:?}"))
     }
 }
+
+/// `keydesk events tail -o json` running against a server: its first line
+/// on stderr, and each line of stdout as it comes. Killed when dropped.
+pub struct Tail {
+    child: Child,
+    pub note: String,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Tail {
+    pub fn start(server: &Server) -> Self {
+        let mut command = server.command(&["events", "tail", "-o", "json"]);
+        command
+            .env("KEYDESK_TOKEN", ADMIN_TOKEN)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut note = String::new();
+        stderr.read_line(&mut note).unwrap();
+        std::thread::spawn(move || for _ in stderr.lines() {});
+        let (sender, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if sender.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, note, lines }
+    }
+
+    /// The next event printed, within `wait`.
+    pub fn next(&self, wait: Duration) -> Option<serde_json::Value> {
+        let line = self.lines.recv_timeout(wait).ok()?;
+        Some(serde_json::from_str(&line).unwrap())
+    }
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
